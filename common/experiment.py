@@ -1,0 +1,85 @@
+"""What a paper module hands the runner: experiments, folds and fold results.
+
+An Experiment is one recipe of a paper: a dataset, a protocol, a plain-data
+config (hashed into the run id) and a `train_and_evaluate` function that trains
+on one fold and predicts its test part. Everything around it (loading, splitting,
+repeating, aggregating, comparing with the claims, writing the report) is the
+runner's job (`common.runner`), the same for every paper.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from datasets.base import Dataset
+
+
+@dataclasses.dataclass
+class Fold:
+    """One train/val/test partition; `name` is e.g. 'official', 'fold3', 'repeat2'."""
+    name: str
+    index: int
+    seed: int
+    train: Dataset
+    val: Dataset
+    test: Dataset
+
+
+@dataclasses.dataclass
+class RunContext:
+    """Where a fold writes: `work_dir` is stable across reruns of the same config (so an
+    interrupted training resumes from its backup); `figure_dir` is this run's output folder."""
+    work_dir: Path
+    figure_dir: Path
+    smoke: bool = False
+
+    @property
+    def first_fold(self):
+        return self.work_dir.name in ("official", "fold0", "repeat0", "fold0-repeat0")
+
+
+@dataclasses.dataclass
+class FoldResult:
+    y_true: np.ndarray  # (N,) int labels of fold.test
+    y_prob: np.ndarray  # (N, C) class scores (probabilities, or SVM margins)
+    history: dict[str, list[float]] = dataclasses.field(default_factory=dict)  # per-epoch curves
+    extra: dict[str, float] = dataclasses.field(default_factory=dict)  # more scalar metrics, aggregated with CI
+    train_seconds: float = 0.0
+    epochs: int = 0
+    train_images: int = 0  # images seen in training (throughput = train_images / train_seconds)
+    train_y_true: np.ndarray | None = None  # for the train confusion matrix, where a paper prints one
+    train_y_prob: np.ndarray | None = None
+
+
+@dataclasses.dataclass
+class Experiment:
+    paper: str
+    name: str
+    title: str
+    dataset: str  # a name in datasets.LOADERS
+    data_subpath: str  # where the dataset lies under --data-dir (../shared/datasets by default)
+    config: dict  # plain data: protocol, model, training; hashed into the run id
+    train_and_evaluate: Callable[[Fold, dict, RunContext], FoldResult]
+    prepare: Callable[[Dataset, dict], Dataset] | None = None  # paper-specific preprocessing
+    smoke_config: dict = dataclasses.field(default_factory=dict)  # overrides for CI's synthetic run
+    deviations: list[str] = dataclasses.field(default_factory=list)  # known departures from the paper
+    loader_options: dict = dataclasses.field(default_factory=dict)
+
+    def resolved_config(self, smoke=False, overrides=None):
+        return deep_merge(deep_merge(self.config, self.smoke_config if smoke else {}), overrides or {})
+
+
+def deep_merge(base: dict, update: dict) -> dict:
+    merged = dict(base)
+    for key, value in update.items():
+        merged[key] = deep_merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
+
+
+def config_hash(config: dict) -> str:
+    return hashlib.sha1(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:10]

@@ -1,0 +1,103 @@
+"""How data is split, and how results over folds or repeats are summarised.
+
+Every protocol yields `Fold`s of train / val / test datasets. Validation data is
+always carved from the training part: model selection never sees the test part.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
+
+from common.experiment import Fold
+
+
+def make_folds(ds, protocol: dict, seed=0):
+    """The folds `protocol` describes, e.g.
+    {"kind": "official", "train": "Training", "val": "PublicTest", "test": "PrivateTest", "repeats": 15}
+    {"kind": "random_split", "fractions": [0.8, 0.1, 0.1], "repeats": 5}   (image-level, as some papers do)
+    {"kind": "stratified_kfold", "k": 10, "val_fraction": 0.1}
+    {"kind": "subject_kfold", "k": 10, "val_fraction": 0.1}   (no subject in two folds)
+    {"kind": "holdout_then_kfold", "test_fraction": 0.2, "k": 5} (a held-out test set, k-fold on the rest)
+    """
+    kind = protocol["kind"]
+    repeats = protocol.get("repeats", 1)
+    val_fraction = protocol.get("val_fraction", 0.1)
+    folds = []
+    for r in range(repeats):
+        rseed = seed + r
+        suffix = f"-repeat{r}" if repeats > 1 else ""
+        if kind == "official":
+            parts = [np.flatnonzero(ds.splits == protocol[p]) for p in ("train", "val", "test")]
+            folds.append(_fold(ds, "official" if repeats == 1 else f"repeat{r}", r, rseed, *parts))
+        elif kind == "random_split":
+            train, val, test = random_split(ds.labels, protocol.get("fractions", (0.8, 0.1, 0.1)), rseed)
+            folds.append(_fold(ds, f"repeat{r}", r, rseed, train, val, test))
+        elif kind in ("stratified_kfold", "subject_kfold"):
+            groups = ds.subjects if kind == "subject_kfold" else None
+            for i, (train, test) in enumerate(kfold(ds.labels, protocol.get("k", 10), rseed, groups)):
+                train, val = _carve_validation(ds, train, val_fraction, rseed, groups)
+                folds.append(_fold(ds, f"fold{i}{suffix}", len(folds), rseed, train, val, test))
+        elif kind == "holdout_then_kfold":
+            rest, test = train_test_split(np.arange(len(ds)), test_size=protocol.get("test_fraction", 0.2),
+                                          stratify=ds.labels, random_state=rseed)
+            for i, (tr, va) in enumerate(kfold(ds.labels[rest], protocol.get("k", 5), rseed)):
+                folds.append(_fold(ds, f"fold{i}{suffix}", len(folds), rseed, rest[tr], rest[va], test))
+        else:
+            raise ValueError(f"unknown protocol kind {kind!r}")
+    return folds
+
+
+def _fold(ds, name, index, seed, train, val, test):
+    return Fold(name, index, seed, ds.subset(train, f"{ds.name}:train"), ds.subset(val, f"{ds.name}:val"),
+                ds.subset(test, f"{ds.name}:test"))
+
+
+def random_split(labels, fractions, seed):
+    """Stratified train/val/test indices by item (images of one subject may land on both sides)."""
+    index = np.arange(len(labels))
+    train, rest = train_test_split(index, train_size=fractions[0], stratify=labels, random_state=seed)
+    val_share = fractions[1] / (fractions[1] + fractions[2])
+    val, test = train_test_split(rest, train_size=val_share, stratify=labels[rest], random_state=seed)
+    return train, val, test
+
+
+def kfold(labels, k, seed, groups=None):
+    """(train, test) index pairs: stratified by label, and grouped (no group on both sides) if groups given."""
+    if groups is None:
+        splitter = StratifiedKFold(k, shuffle=True, random_state=seed)
+        return list(splitter.split(np.zeros(len(labels)), labels))
+    splitter = StratifiedGroupKFold(k, shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros(len(labels)), labels, groups))
+
+
+def _carve_validation(ds, train, fraction, seed, groups):
+    """Split a validation part off a training index set, by subject when groups are given."""
+    if groups is None:
+        tr, va = train_test_split(train, test_size=fraction, stratify=ds.labels[train], random_state=seed)
+        return tr, va
+    subjects = np.unique(groups[train])
+    rng = np.random.default_rng(seed)
+    n_val = max(1, round(fraction * len(subjects)))
+    val_subjects = rng.choice(subjects, n_val, replace=False)
+    is_val = np.isin(groups[train], val_subjects)
+    return train[~is_val], train[is_val]
+
+
+def summarize(values, confidence=0.95):
+    """Mean, sample std and the t-distribution confidence interval of per-fold / per-repeat values."""
+    values = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+    n = len(values)
+    if n == 0:
+        return {"mean": None, "std": None, "ci95": [None, None], "n": 0}
+    mean = float(values.mean())
+    if n == 1:
+        return {"mean": mean, "std": 0.0, "ci95": [mean, mean], "n": 1}
+    std = float(values.std(ddof=1))
+    return {"mean": mean, "std": std, "ci95": list(ci_from_mean_std(mean, std, n, confidence)), "n": n}
+
+
+def ci_from_mean_std(mean, std, n, confidence=0.95):
+    """The confidence interval of a mean from its sample std and n (t-distribution)."""
+    half = stats.t.ppf(0.5 + confidence / 2, n - 1) * std / np.sqrt(n)
+    return float(mean - half), float(mean + half)
