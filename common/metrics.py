@@ -1,0 +1,69 @@
+"""Classification metrics from labels and class scores, one dict per evaluated fold.
+
+Sensitivity is recall; specificity is TN / (TN + FP) per class (one-vs-rest).
+Macro averages weigh every class equally, as the papers' per-class tables do.
+ROC AUC and PR AP are one-vs-rest per class, from the scores; a class absent
+from a fold's test set has no AUC (None) rather than a made-up value.
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn import metrics as skm
+
+
+def confusion_matrix(y_true, y_pred, n_classes):
+    """Counts with rows = true class, columns = predicted class."""
+    return skm.confusion_matrix(y_true, y_pred, labels=list(range(n_classes)))
+
+
+def per_class_from_confusion(cm):
+    """Precision, recall, specificity, F1 and support per class from a confusion matrix."""
+    cm = np.asarray(cm, dtype=float)
+    tp = np.diag(cm)
+    support, predicted, total = cm.sum(axis=1), cm.sum(axis=0), cm.sum()
+    fp, fn = predicted - tp, support - tp
+    tn = total - tp - fp - fn
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(predicted > 0, tp / predicted, 0.0)
+        recall = np.where(support > 0, tp / support, 0.0)
+        specificity = np.where(tn + fp > 0, tn / (tn + fp), 0.0)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    return {"precision": precision, "recall": recall, "specificity": specificity, "f1": f1, "support": support}
+
+
+def classification_metrics(y_true, y_score, class_names):
+    """Accuracy, macro P/R/specificity/F1, MCC, per-class ROC AUC and PR AP, confusion matrix."""
+    y_true = np.asarray(y_true)
+    y_score = np.asarray(y_score, dtype=float)
+    n = len(class_names)
+    y_pred = y_score.argmax(axis=1)
+    cm = confusion_matrix(y_true, y_pred, n)
+    per = per_class_from_confusion(cm)
+    present = per["support"] > 0
+    auc, ap = [], []
+    for c in range(n):
+        positives = y_true == c
+        if positives.all() or not positives.any():
+            auc.append(None)
+            ap.append(None)
+        else:
+            auc.append(float(skm.roc_auc_score(positives, y_score[:, c])))
+            ap.append(float(skm.average_precision_score(positives, y_score[:, c])))
+    macro = lambda values: float(np.mean([v for v, p in zip(values, present) if p])) if present.any() else None
+    finite = lambda values: float(np.mean([v for v in values if v is not None])) if any(v is not None for v in values) else None
+    return {
+        "accuracy": float((y_pred == y_true).mean()),
+        "macro_precision": macro(per["precision"]),
+        "macro_recall": macro(per["recall"]),
+        "macro_specificity": macro(per["specificity"]),
+        "macro_f1": macro(per["f1"]),
+        "mcc": float(skm.matthews_corrcoef(y_true, y_pred)),
+        "macro_roc_auc": finite(auc),
+        "macro_pr_ap": finite(ap),
+        "per_class": {
+            name: {"precision": float(per["precision"][c]), "recall": float(per["recall"][c]),
+                   "specificity": float(per["specificity"][c]), "f1": float(per["f1"][c]),
+                   "support": int(per["support"][c]), "roc_auc": auc[c], "pr_ap": ap[c]}
+            for c, name in enumerate(class_names)},
+        "confusion_matrix": cm.tolist(),
+    }
