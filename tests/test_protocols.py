@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+from scipy import stats
+
+from common.protocols import make_folds, summarize
+from datasets.base import Dataset, Provenance
+
+
+def toy_dataset(n=240, subjects=24, classes=4):
+    rng = np.random.default_rng(1)
+    return Dataset("toy", rng.integers(0, 255, (n, 8, 8), dtype=np.uint8), np.arange(n) % classes,
+                   [f"c{i}" for i in range(classes)], Provenance("memory", n),
+                   splits=np.array(["Training"] * (n - 60) + ["PublicTest"] * 30 + ["PrivateTest"] * 30),
+                   subjects=np.array([f"S{i % subjects:03d}" for i in range(n)]))
+
+
+def test_subject_kfold_never_puts_a_subject_in_two_parts():
+    folds = make_folds(toy_dataset(), {"kind": "subject_kfold", "k": 6}, seed=3)
+    assert len(folds) == 6
+    tested = []
+    for f in folds:
+        train, val, test = (set(part.subjects.tolist()) for part in (f.train, f.val, f.test))
+        assert not (train & test) and not (val & test) and not (train & val)
+        tested += f.test.subjects.tolist()
+    assert len(tested) == 240  # every item is tested exactly once
+
+
+def test_stratified_kfold_covers_everything_once_with_balanced_classes():
+    folds = make_folds(toy_dataset(), {"kind": "stratified_kfold", "k": 5}, seed=0)
+    test_sizes = [len(f.test) for f in folds]
+    assert sum(test_sizes) == 240
+    for f in folds:
+        assert set(np.bincount(f.test.labels).tolist()) == {12}
+
+
+def test_official_and_repeated_protocols():
+    ds = toy_dataset()
+    (fold,) = make_folds(ds, {"kind": "official", "train": "Training", "val": "PublicTest", "test": "PrivateTest"})
+    assert (len(fold.train), len(fold.val), len(fold.test)) == (180, 30, 30)
+    repeats = make_folds(ds, {"kind": "random_split", "fractions": [0.8, 0.1, 0.1], "repeats": 3}, seed=5)
+    assert [f.seed for f in repeats] == [5, 6, 7]
+    assert not np.array_equal(repeats[0].test.images, repeats[1].test.images)
+
+
+def test_summary_gives_the_t_interval():
+    values = [0.70, 0.72, 0.74, 0.71, 0.73]
+    s = summarize(values)
+    half = stats.t.ppf(0.975, 4) * np.std(values, ddof=1) / np.sqrt(5)
+    assert s["mean"] == pytest.approx(0.72)
+    assert s["ci95"] == pytest.approx([0.72 - half, 0.72 + half])
+    assert summarize([0.5])["ci95"] == [0.5, 0.5]
