@@ -11,6 +11,8 @@ import time
 import traceback
 from pathlib import Path
 
+import numpy as np
+
 from common.training import environment
 
 BENCH_DIR = Path(__file__).resolve().parents[1] / "results" / "bench"
@@ -48,3 +50,39 @@ def table(records):
             figures += f"; ratio ours/theirs={r['comparison']['ratio']:.3g}"
         lines.append(f"{r['name']:40s} {r['status']:8s} {figures or r.get('error', '')}")
     return "\n".join(lines)
+
+
+def pipeline_throughput(quick):
+    """Images per second the shared input pipeline delivers (augmented and plain), to compare
+    with a model's training throughput: the pipeline must never be what limits a step."""
+    from common.pipeline import augmentation, make_pipeline, to_float
+    n = 2048 if quick else 16384
+    rng = np.random.default_rng(0)
+    x, y = to_float(rng.integers(0, 256, (n, 48, 48), dtype=np.uint8)), rng.integers(0, 7, n)
+    figures = {}
+    for label, augment in (("plain", None), ("augmented", augmentation())):
+        data = make_pipeline(x, y, batch_size=64, training=True, augment=augment)
+        for _ in data:  # the first pass fills the cache
+            pass
+        start = time.perf_counter()
+        for _ in data:
+            pass
+        figures[f"{label}_images_per_s"] = n / (time.perf_counter() - start)
+    return {"what": f"tf.data pipeline, {n} 48x48 grayscale images, batch 64, one epoch after a warm-up",
+            "figures": figures}
+
+
+def fer2013_load_seconds(quick):
+    """Seconds to read and validate the real FER2013 CSV (skipped when it is not beside the checkout)."""
+    import datasets
+    from common.runner import DEFAULT_DATA_DIR
+    path = DEFAULT_DATA_DIR / "fer2013" / "fer2013.csv.xz"
+    if not path.exists():
+        return {"what": f"FER2013 load: {path} not found, not measured", "figures": {}}
+    start = time.perf_counter()
+    ds = datasets.load("fer2013", path)
+    return {"what": f"load + validate {path.name} ({len(ds)} rows, xz-compressed)",
+            "figures": {"seconds": time.perf_counter() - start, "rows": len(ds)}}
+
+
+SHARED_BENCHMARKS = {"common/pipeline": pipeline_throughput, "datasets/fer2013_load": fer2013_load_seconds}

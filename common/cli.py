@@ -89,8 +89,9 @@ def main(argv, registry):
         print(write_scoreboard(DEFAULT_OUT))
         return 0
     if args.command == "bench":
-        from common.bench import run_benchmarks
-        benchmarks = {f"{p}/{n}": f for p in registry.PAPERS
+        from common.bench import SHARED_BENCHMARKS, run_benchmarks
+        benchmarks = dict(SHARED_BENCHMARKS)
+        benchmarks |= {f"{p}/{n}": f for p in registry.PAPERS
                       for n, f in getattr(registry.paper_module(p), "BENCHMARKS", {}).items()}
         records = run_benchmarks(benchmarks, quick=args.quick)
         return 1 if any(r["status"] != "ok" for r in records) else 0

@@ -56,8 +56,7 @@ def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=
         ds = exp.prepare(ds, config)
     folds = make_folds(ds, config["protocol"], seed=config["seed"])
 
-    run_dir = Path(out_root or DEFAULT_OUT) / exp.paper / exp.name / _run_id(work_root, key)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = _new_run_dir(Path(out_root or DEFAULT_OUT) / exp.paper / exp.name, work_root, key)
     results = {}
     for fold in tqdm(folds, desc=f"{exp.paper}/{exp.name}", unit="fold", file=sys.stderr):
         results[fold.name] = _run_fold(exp, fold, config, work_root / fold.name, run_dir, smoke)
@@ -67,12 +66,19 @@ def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=
     return run_dir
 
 
-def _run_id(work_root, key):
-    """A new id (time + config hash), or the id of the interrupted run this one resumes."""
+def _new_run_dir(experiment_dir, work_root, key):
+    """A new folder (time + config hash), or the folder of the interrupted run this one resumes."""
     stored = work_root / "run_id"
     if not stored.exists():
-        stored.write_text(f"{time.strftime('%Y%m%d-%H%M%S')}-{key}")
-    return stored.read_text().strip()
+        run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{key}"
+        taken = 1
+        while (experiment_dir / run_id).exists():  # the same config twice within a second
+            taken += 1
+            run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{key}-{taken}"
+        stored.write_text(run_id)
+    run_dir = experiment_dir / stored.read_text().strip()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
 
 
 def _run_fold(exp, fold, config, work_dir, run_dir, smoke):
