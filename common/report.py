@@ -130,8 +130,11 @@ def _write_plots(run_dir, class_names, results, summary):
 
 
 def _fmt(value, unit="fraction"):
+    """Fractions as percentages; counts and rates as plain numbers."""
     if value is None:
         return "-"
+    if unit != "fraction":
+        return f"{value:,.1f}"
     if isinstance(value, (int, np.integer)) or (isinstance(value, float) and value > 10):
         return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
     return f"{100 * value:.2f}%" if unit == "fraction" and abs(value) <= 1.5 else f"{value:.4g}"
@@ -175,7 +178,9 @@ def _markdown(record, exp, claims, run_dir):
     for name, s in m.items():
         if name.startswith("per_class.") or s["mean"] is None:
             continue
-        lines.append(f"| {name} | {_fmt(s['mean'])} | {_fmt(s['std'])} | [{_fmt(s['ci95'][0])}, {_fmt(s['ci95'][1])}] | {s['n']} |")
+        unit = "fraction" if abs(s["mean"]) <= 1.5 else "plain"
+        ci = f"[{_fmt(s['ci95'][0], unit)}, {_fmt(s['ci95'][1], unit)}]" if s["n"] > 1 else "- (1 run)"
+        lines.append(f"| {name} | {_fmt(s['mean'], unit)} | {_fmt(s['std'], unit)} | {ci} | {s['n']} |")
     lines += ["", "## Per class (mean over folds/runs)", "", "| class | precision | recall | specificity | F1 | ROC AUC | PR AP |",
               "|---|---|---|---|---|---|---|"]
     for c in record["class_names"]:

@@ -97,7 +97,7 @@ def fit(model, train_data, val_data, *, epochs, work_dir, monitor="val_accuracy"
                                         save_weights_only=True),
     ]
     start = time.perf_counter()
-    model.fit(train_data, validation_data=val_data, epochs=epochs, callbacks=[*standard, *callbacks],
+    model.fit(train_data, validation_data=val_data, epochs=epochs, callbacks=[*standard, *callbacks], shuffle=False,
               verbose=verbose)
     seconds = time.perf_counter() - start
     if best.exists():
