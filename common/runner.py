@@ -26,7 +26,7 @@ from common import report
 from common.experiment import RunContext, config_hash
 from common.metrics import classification_metrics
 from common.protocols import make_folds, summarize
-from common.training import set_seed
+from common.training import distribution_scope, set_seed
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = REPO.parent / "shared" / "datasets"
@@ -88,7 +88,8 @@ def _run_fold(exp, fold, config, work_dir, run_dir, smoke):
     work_dir.mkdir(parents=True, exist_ok=True)
     keras.backend.clear_session()
     set_seed(fold.seed)
-    result = exp.train_and_evaluate(fold, config, RunContext(work_dir, run_dir, smoke))
+    with distribution_scope():  # mirrored over several GPUs where TensorFlow sees them; nothing otherwise
+        result = exp.train_and_evaluate(fold, config, RunContext(work_dir, run_dir, smoke))
     if len(result.y_true) != len(fold.test) or result.y_prob.shape != (len(fold.test), len(fold.test.class_names)):
         raise ValueError(f"{exp.paper}/{exp.name} {fold.name}: predictions {result.y_prob.shape} do not match "
                          f"{len(fold.test)} test items x {len(fold.test.class_names)} classes")
