@@ -1,0 +1,127 @@
+"""MEVIEW (Husak, Cech & Matas 2017): micro-expressions in the wild, video clips from
+poker games and TV interviews, registered under the loader name "mevie".
+
+The authors publish the clips and a per-clip annotation; no machine-readable layout
+is fixed by a paper, so this loader assumes (and `write_synthetic` writes):
+
+    MEVIEW/
+      annotations.csv        columns: video, subject, onset, apex, offset, emotion
+                             (frame indices, 0-based; further columns such as action_units ignored)
+      videos/01.mp4 ...      the clips (.mp4 or .avi; also found beside annotations.csv)
+
+Emotions are those of the release: happiness, contempt, disgust, surprise, fear,
+anger and unclear. Each annotated clip gives its frames from onset to offset (or the
+apex, or onset/apex/offset) as grayscale squares of `size` pixels, cropped at the
+frame's centre or a given box (see datasets/samm.py): face detection belongs to the
+paper's prepare step.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from datasets import synthetic
+from datasets.base import Dataset, DatasetError, Provenance, require_exists
+from datasets.samm import FRAME_CHOICES, face_square, synthetic_frames, table_rows, wanted_frames
+
+CLASS_NAMES = ["anger", "contempt", "disgust", "fear", "happiness", "surprise", "unclear"]
+ANNOTATION_COLUMNS = ("video", "subject", "onset", "apex", "offset", "emotion")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
+
+
+def load(path, size=48, frames="expression", crop="centre", centre_fraction=0.8) -> Dataset:
+    """Read MEVIEW from its folder (or its annotations.csv); options as datasets.samm.load."""
+    path = require_exists(path)
+    annotations = path if path.is_file() else path / "annotations.csv"
+    if not annotations.exists():
+        raise DatasetError(path, "no annotations.csv (columns: " + ", ".join(ANNOTATION_COLUMNS) + ")")
+    if frames not in FRAME_CHOICES:
+        raise ValueError(f"frames must be one of {FRAME_CHOICES}, got {frames!r}")
+    root = annotations.parent
+    with open(annotations, newline="", encoding="utf-8-sig") as f:
+        rows = table_rows(annotations, list(csv.reader(f)), ANNOTATION_COLUMNS)
+    provenance = Provenance(str(root))
+    items = {k: [] for k in ("images", "labels", "subjects", "sequences", "frames")}
+    for line, row in rows:
+        name, emotion = row["video"].strip(), row["emotion"].strip().lower()
+        if emotion not in CLASS_NAMES:
+            provenance.skip(f"annotations.csv line {line} ({name})", f"unknown emotion {emotion!r}")
+            continue
+        try:
+            onset, apex, offset = (int(row[c]) for c in ("onset", "apex", "offset"))
+        except ValueError:
+            provenance.skip(f"annotations.csv line {line} ({name})", "onset/apex/offset is not an integer")
+            continue
+        video = find_video(root, name)
+        if video is None:
+            provenance.skip(f"annotations.csv line {line}", f"video {name} not found under {root}")
+            continue
+        wanted = set(wanted_frames(onset, apex, offset, frames))
+        decoded = read_frames(video, wanted)
+        for number in sorted(wanted):
+            if number not in decoded:
+                provenance.skip(f"{video}/frame {number}", "frame not decodable (beyond the end of the video?)")
+                continue
+            items["images"].append(face_square(decoded[number], crop, size, centre_fraction))
+            items["labels"].append(CLASS_NAMES.index(emotion))
+            items["subjects"].append(row["subject"].strip())
+            items["sequences"].append(f"{name}:{onset}")
+            items["frames"].append(number)
+            provenance.read += 1
+    if not items["images"]:
+        raise DatasetError(root, "no MEVIEW frames could be read (see annotations.csv and the videos)")
+    return Dataset("mevie", np.stack(items["images"]), np.array(items["labels"]), CLASS_NAMES, provenance,
+                   subjects=np.array(items["subjects"]), sequences=np.array(items["sequences"]),
+                   frames=np.array(items["frames"]))
+
+
+def find_video(root, name):
+    stem = Path(name).stem
+    for folder in (root / "videos", root):
+        for suffix in ((Path(name).suffix,) if Path(name).suffix else VIDEO_SUFFIXES):
+            candidate = folder / f"{stem}{suffix}"
+            if candidate.exists():
+                return candidate
+    return None
+
+
+def read_frames(video, wanted):
+    """{frame index: gray frame} for the wanted indices, decoding the video once from the start."""
+    capture = cv2.VideoCapture(str(video))
+    found, index, last = {}, 0, max(wanted)
+    while capture.isOpened() and index <= last:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        if index in wanted:
+            found[index] = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        index += 1
+    capture.release()
+    return found
+
+
+def write_synthetic(root, seed=0, n_clips=28, frames=9, face_size=96, frame_shape=(160, 200)) -> Path:
+    """Write a MEVIEW-layout folder: one synthetic .avi per expression clip, and annotations.csv."""
+    root = Path(root) / "MEVIEW"
+    (root / "videos").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng([seed, 12])
+    drawable = [synthetic.OTHER if c == "unclear" else c for c in CLASS_NAMES]  # unclear: a weak blend
+    clips, labels, subjects = synthetic.face_sequences(n_clips, drawable, frames=frames, size=face_size,
+                                                       seed=seed, n_subjects=8, offset=True)
+    clips = synthetic_frames(clips, frame_shape, rng)
+    height, width = frame_shape
+    with open(root / "annotations.csv", "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["video", "subject", "onset", "apex", "offset", "emotion", "action_units"])
+        for i, (clip, label, subject) in enumerate(zip(clips, labels, subjects)):
+            name = f"{i + 1:02d}.avi"
+            writer = cv2.VideoWriter(str(root / "videos" / name), cv2.VideoWriter_fourcc(*"MJPG"), 25,
+                                     (width, height))
+            for frame in clip:
+                writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
+            writer.release()
+            out.writerow([name, subject, 1, frames // 2, frames - 2, CLASS_NAMES[label], "12"])
+    return root
