@@ -29,6 +29,10 @@ def make_folds(ds, protocol: dict, seed=0):
         suffix = f"-repeat{r}" if repeats > 1 else ""
         if kind == "official":
             parts = [np.flatnonzero(ds.splits == protocol[p]) for p in ("train", "val", "test")]
+            empty = [protocol[p] for p, part in zip(("train", "val", "test"), parts) if len(part) == 0]
+            if empty:
+                raise ValueError(f"{ds.provenance.path}: no items in split(s) {empty}; this copy of {ds.name} has "
+                                 f"{sorted(set(ds.splits.tolist()))}. The official protocol needs all three.")
             folds.append(_fold(ds, "official" if repeats == 1 else f"repeat{r}", r, rseed, *parts))
         elif kind == "random_split":
             train, val, test = random_split(ds.labels, protocol.get("fractions", (0.8, 0.1, 0.1)), rseed)

@@ -49,3 +49,10 @@ def test_summary_gives_the_t_interval():
     assert s["mean"] == pytest.approx(0.72)
     assert s["ci95"] == pytest.approx([0.72 - half, 0.72 + half])
     assert summarize([0.5])["ci95"] == [0.5, 0.5]
+
+
+def test_official_protocol_names_the_missing_split():
+    ds = toy_dataset()
+    ds.splits[ds.splits == "PublicTest"] = "Training"
+    with pytest.raises(ValueError, match="PublicTest"):
+        make_folds(ds, {"kind": "official", "train": "Training", "val": "PublicTest", "test": "PrivateTest"})
