@@ -11,6 +11,7 @@ import collections
 import dataclasses
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 
@@ -108,3 +109,14 @@ def require_exists(path) -> Path:
     if not path.exists():
         raise DatasetError(path, "does not exist")
     return path
+
+
+def read_gray(file, size, provenance):
+    """A grayscale image resized to size x size, or None (counted in provenance) when unreadable."""
+    image = cv2.imread(str(file), cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        provenance.skip(file, "unreadable image")
+        return None
+    if image.shape != (size, size):
+        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    return image

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from datasets import synthetic
-from datasets.base import Dataset, DatasetError, Provenance, require_exists
+from datasets.base import Dataset, DatasetError, Provenance, read_gray, require_exists
 
 CLASS_NAMES = ["anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise"]
 # Emotion file codes: 0 neutral, then CLASS_NAMES in order (1 anger .. 7 surprise).
@@ -53,12 +53,9 @@ def load(path, size=48, frames_per_sequence=3) -> Dataset:
     kept, images = [], []
     for frame in sorted(frames):
         subject, sequence, number, label, file = frame
-        image = cv2.imread(str(file), cv2.IMREAD_GRAYSCALE)
+        image = read_gray(file, size, provenance)
         if image is None:
-            provenance.skip(file, "unreadable image")
             continue
-        if image.shape != (size, size):
-            image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
         images.append(image)
         kept.append(frame)
     provenance.read = len(kept)

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from datasets import synthetic
-from datasets.base import Dataset, DatasetError, Provenance, require_exists
+from datasets.base import Dataset, DatasetError, Provenance, read_gray, require_exists
 
 CLASS_NAMES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 SPLITS = ["Training", "PublicTest", "PrivateTest"]
@@ -162,12 +162,9 @@ def _load_folders(root, keep) -> Dataset:
                     provenance.skip(file, f"unknown class folder {class_dir.name!r}")
                 continue
             for file in files:
-                image = cv2.imread(str(file), cv2.IMREAD_GRAYSCALE)
+                image = read_gray(file, SIZE, provenance)
                 if image is None:
-                    provenance.skip(file, "unreadable image")
                     continue
-                if image.shape != (SIZE, SIZE):
-                    image = cv2.resize(image, (SIZE, SIZE), interpolation=cv2.INTER_AREA)
                 images.append(image)
                 labels.append(CLASS_NAMES.index(class_dir.name.lower()))
                 splits.append(split)
