@@ -70,7 +70,7 @@ def main(argv=None):
             print(datasets.write_synthetic(args.name, args.path, seed=args.seed, **options))
             return 0
         summary = datasets.load(args.name, args.path, **options).summary()
-    except DatasetError as error:
+    except (DatasetError, KeyError, ValueError, TypeError) as error:  # bad data, name or option: one line
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(json.dumps(summary) if args.json else _table(summary))
