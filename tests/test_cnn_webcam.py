@@ -7,7 +7,6 @@ import keras
 import numpy as np
 import pytest
 
-from common.faces import HaarFaceDetector
 from common.runner import run_experiment
 from datasets import samm
 from datasets.fer2013 import CLASS_NAMES
@@ -55,7 +54,7 @@ def test_app_headless_logs_one_row_per_detected_face(smoke_run, tmp_path):
     code = app.main(["--source", str(video), "--model", str(smoke_run / "model.keras"), "--headless",
                      "--out", str(out), "--log", str(log)])
     assert code == 0 and cv2.VideoCapture(str(out)).isOpened()
-    capture, detector, expected = cv2.VideoCapture(str(video)), HaarFaceDetector(), []
+    capture, detector, expected = cv2.VideoCapture(str(video)), app.make_detector("haar"), []
     while (frame := capture.read())[0]:  # the frames as the app decoded them
         expected.append(len(detector.detect(frame[1])))
     rows = list(csv.DictReader(open(log)))
