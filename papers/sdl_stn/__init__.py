@@ -6,4 +6,4 @@ from papers.sdl_stn.experiments import (CK_PLUS_IMAGE_SPLIT, CK_PLUS_SUBJECT_10F
 
 EXPERIMENTS = {exp.name: exp for exp in (FER2013, FER2013_LOW_LR, CK_PLUS_IMAGE_SPLIT, CK_PLUS_SUBJECT_10FOLD, FERG)}
 DEFAULT_EXPERIMENTS = ["fer2013"]
-BENCHMARKS = {"sdl_stn_training_throughput": training_throughput}
+BENCHMARKS = {"training_throughput": training_throughput}

@@ -5,6 +5,7 @@ import keras
 import matplotlib
 import numpy as np
 
+from common.layers import affine_grid, bilinear_sample
 from common.saliency import input_gradients, plot_saliency
 
 matplotlib.use("Agg")
@@ -32,24 +33,27 @@ def saliency_figure(model, x, labels, class_names, path, per_class=3):
 
 def transform_figure(model, x, path, n=8):
     """Each face with SDL-1's sampling region drawn on it (the image of the output grid's
-    corners under the learned affine transform), above what the transformer outputs."""
+    corners under the learned affine transform), above the face resampled through it."""
     transformer = model.get_layer("sdl1_transformer")
     faces = x[:n]
-    theta = keras.ops.convert_to_numpy(transformer.affine_parameters(faces))
-    sampled = keras.ops.convert_to_numpy(transformer(faces))
+    standardised = model.get_layer("standardise")(faces)  # what the transformer sees inside the model
+    theta = keras.ops.convert_to_numpy(transformer.affine_parameters(standardised))
     height, width = faces.shape[1:3]
+    gx, gy = affine_grid(theta, height, width)
+    resampled = keras.ops.convert_to_numpy(
+        bilinear_sample(faces, (gx + 1) * (width - 1) / 2, (gy + 1) * (height - 1) / 2)).reshape(faces.shape)
     corners = np.array([[-1, -1, 1], [1, -1, 1], [1, 1, 1], [-1, 1, 1], [-1, -1, 1]], np.float32).T
-    fig, axes = plt.subplots(2, len(faces), figsize=(1.6 * len(faces), 3.4), squeeze=False)
+    fig, axes = plt.subplots(2, len(faces), figsize=(1.6 * len(faces), 3.6), squeeze=False)
     for i in range(len(faces)):
         region = theta[i] @ corners  # (2, 5) normalised source coordinates
-        axes[0, i].imshow(faces[i, ..., 0], cmap="gray")
-        axes[0, i].plot((region[0] + 1) * (width - 1) / 2, (region[1] + 1) * (height - 1) / 2, "r-", lw=1)
-        axes[0, i].set_title(" ".join(f"{v:.2f}" for v in theta[i].ravel()[:2]) + "\n"
-                             + " ".join(f"{v:.2f}" for v in theta[i].ravel()[3:5]), fontsize=6)
-        axes[1, i].imshow(sampled[i, ..., 0], cmap="gray")
+        axes[0, i].imshow(faces[i, ..., 0], cmap="gray", vmin=0, vmax=1, extent=(-1, 1, 1, -1))
+        axes[0, i].plot(region[0], region[1], "r-", lw=1)
+        axes[0, i].set(xlim=(-1.5, 1.5), ylim=(1.5, -1.5))
+        axes[0, i].set_title("\n".join(" ".join(f"{v:.2g}" for v in row) for row in theta[i]), fontsize=6)
+        axes[1, i].imshow(resampled[i, ..., 0], cmap="gray", vmin=0, vmax=1)
         for ax in axes[:, i]:
             ax.axis("off")
-    fig.suptitle("SDL-1: sampled region (red, on the input) and transformer output", fontsize=8)
+    fig.suptitle("SDL-1: theta, sampled region (red) on the face, and the face resampled through it", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
