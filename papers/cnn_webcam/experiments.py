@@ -154,7 +154,7 @@ EXPERIMENTS = {
 
 MICRO_EXPRESSION_CONFIG = {**BASE_CONFIG, "protocol": {"kind": "subject_kfold", "k": 5, "val_fraction": 0.15},
                            "face_size": 48}
-MICRO_EXPRESSION_SMOKE = {**SMOKE, "protocol": {"k": 3}}
+MICRO_EXPRESSION_SMOKE = {**SMOKE, "epochs": 4, "protocol": {"k": 2}, "synthetic": {}}
 for name, title, dataset, subpath in (
         ("samm", "The CNN on SAMM apex-phase frames, Adam (Section 3, Conclusion)", "samm", "samm"),
         ("mevie", "The CNN on MEVIEW video frames, Adam (Sections 3.1-3.2)", "mevie", "meview")):
