@@ -213,9 +213,8 @@ def load_model(path):
 
 
 def parser():
-    p = argparse.ArgumentParser(prog="python -m papers.cnn_webcam.app", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="Example: python -m papers.cnn_webcam.app --source 0 --model model.keras")
+    p = argparse.ArgumentParser(prog="python -m papers.cnn_webcam.app", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--source", required=True, help="webcam index (0, 1, ...), a video file, or a folder of images")
     p.add_argument("--model", required=True, help="a trained .keras model taking 48x48 grayscale faces")
     p.add_argument("--detector", choices=["haar", "mtcnn"], default="haar",

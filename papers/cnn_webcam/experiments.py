@@ -60,6 +60,7 @@ def model_inputs(images, config):
 
 
 def stratified_subsample(ds: Dataset, limit, seed):
+    """At most `limit` items with the class proportions kept (a CPU-affordable training set)."""
     if not limit or len(ds) <= limit:
         return ds
     rng = np.random.default_rng(seed)
