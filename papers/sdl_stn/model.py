@@ -42,9 +42,9 @@ def sdl_module(x, index, filters, localisation_filters, localisation_units, init
     return keras.layers.ReLU(name=f"sdl{index}_relu")(x)
 
 
-def build_sdl_model(input_shape=(48, 48, 1), num_classes=7, *, pixel_mean=0.5, pixel_std=0.25, baseline_filters=(32, 64, 128, 128),
-                    sdl_filters=(32, 32), localisation_filters=(8, 10, 10), localisation_units=32,
-                    fc_units=128, init_stddev=0.05, seed=None):
+def build_sdl_model(input_shape=(48, 48, 1), num_classes=7, *, pixel_mean=0.5, pixel_std=0.25,
+                    baseline_filters=(32, 64, 128, 128), sdl_filters=(32, 32), localisation_filters=(8, 10, 10),
+                    localisation_units=32, fc_units=128, init_stddev=0.05, seed=None):
     # Section 5: "random Gaussian numbers with a mean value of zero and a standard deviation of 0.05"
     init = keras.initializers.RandomNormal(0.0, init_stddev, seed=seed)
     image = keras.Input(input_shape, name="image")
