@@ -33,7 +33,7 @@ def compare_claims(paper, experiment, metrics, smoke):
         if claim.get("experiment") != experiment:
             continue
         achieved = metrics.get(claim["metric"])
-        row = {"id": claim["id"], "source": claim["source"], "metric": claim["metric"],
+        row = {"id": claim["id"], "source": claim["source"], "metric": claim["metric"], "unit": claim.get("unit", "fraction"),
                "printed": claim["printed"], "reported": claim["reported"], "achieved": achieved}
         if smoke:
             row["verdict"], row["why"] = NOT_CHECKABLE, "synthetic data (smoke run)"
@@ -169,8 +169,9 @@ def _markdown(record, exp, claims, run_dir):
               "| claim | source | metric | reported | achieved | difference | verdict |", "|---|---|---|---|---|---|---|"]
     for row in claims:
         diff = row.get("difference")
+        shown = "-" if diff is None else f"{100 * diff:+.2f} pts" if row["unit"] == "fraction" else f"{diff:+.3g}"
         lines.append(f"| {row['id']} | {row['source']} | {row['metric']} | {row['printed']} | "
-                     f"{_achieved(row['achieved'])} | {'-' if diff is None else f'{100 * diff:+.2f} pts'} | "
+                     f"{_achieved(row['achieved'])} | {shown} | "
                      f"{row['verdict']}{' (' + row['why'] + ')' if row.get('why') else ''} |")
     if not claims:
         lines.append("| (no claim of the paper is checked by this experiment) | | | | | | |")

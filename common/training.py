@@ -58,7 +58,8 @@ def environment():
     import sklearn
     env = {"python": platform.python_version(), "platform": platform.platform(), "keras": keras.__version__,
            "numpy": np.__version__, "scikit-learn": sklearn.__version__, "backend": keras.backend.backend(),
-           "device": device_name(), "cpu_count": os.cpu_count()}
+           "device": device_name(), "cpu_count": os.cpu_count(),
+           "load_average_1_5_15min": [round(x, 2) for x in os.getloadavg()]}  # timings on a busy machine are slower
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
         env["tensorflow"] = tf.__version__
