@@ -195,10 +195,10 @@ def _video_writer(path, fps, shape):
 
 
 def make_detector(name):
-    """Haar looks for faces of at least 48 px, the CNN's input size: smaller ones would only be
-    enlarged, and skipping those scales halves the cascade's time."""
+    """Haar looks for faces of at least 48 px, the CNN's input size (smaller ones would only be
+    enlarged), with a 1.2 step between scales: about half the cascade's time at 1.1."""
     from common.faces import HaarFaceDetector, MtcnnFaceDetector
-    return HaarFaceDetector(min_size=(48, 48)) if name == "haar" else MtcnnFaceDetector()
+    return HaarFaceDetector(scale_factor=1.2, min_size=(48, 48)) if name == "haar" else MtcnnFaceDetector()
 
 
 def load_model(path):
