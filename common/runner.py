@@ -42,7 +42,10 @@ def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=
     """
     config = exp.resolved_config(smoke, overrides)
     key = config_hash({"paper": exp.paper, "experiment": exp.name, "config": config, "smoke": smoke})
-    work_root = CACHE / "train" / exp.paper / exp.name / key
+    out_root = Path(out_root or DEFAULT_OUT).resolve()
+    # The same command run again finds its work folder and resumes; the same config
+    # written to another results root (a test's temporary folder) gets its own.
+    work_root = CACHE / "train" / exp.paper / exp.name / f"{key}-{config_hash(str(out_root))[:6]}"
     work_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as synthetic_root:
         if smoke:
@@ -56,7 +59,7 @@ def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=
         ds = exp.prepare(ds, config)
     folds = make_folds(ds, config["protocol"], seed=config["seed"])
 
-    run_dir = _new_run_dir(Path(out_root or DEFAULT_OUT) / exp.paper / exp.name, work_root, key)
+    run_dir = _new_run_dir(out_root / exp.paper / exp.name, work_root, key)
     results = {}
     for fold in tqdm(folds, desc=f"{exp.paper}/{exp.name}", unit="fold", file=sys.stderr):
         results[fold.name] = _run_fold(exp, fold, config, work_root / fold.name, run_dir, smoke)
