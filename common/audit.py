@@ -40,6 +40,7 @@ def audit(claims: dict) -> list[Finding]:
     findings = []
     for claim in claims["claims"]:
         findings += _printed_matches_value(claim)
+    findings += _same_quantity_checks(claims["claims"])
     for cm in claims["confusion_matrices"]:
         findings += _confusion_checks(cm)
     for table in claims["per_class_tables"]:
@@ -60,6 +61,25 @@ def _printed_matches_value(claim):
     ok = _close(printed, claim["reported"], 1e-6)
     return [] if ok else [Finding("transcription", claim["id"], claim["source"], False, claim["printed"],
                                   f"{claim['reported']}", "claims.yaml's value differs from the printed text")]
+
+
+SAME_QUANTITY_TOLERANCE = 0.0006  # 74.92% and 74.923% are one number printed at two precisions
+
+
+def _same_quantity_checks(claims):
+    """Claims marked with the same `quantity` (one result stated in several places) must agree."""
+    groups = {}
+    for claim in claims:
+        if claim.get("quantity"):
+            groups.setdefault(claim["quantity"], []).append(claim)
+    out = []
+    for quantity, members in groups.items():
+        first = members[0]
+        for other in members[1:]:
+            out.append(Finding("one result, stated twice", quantity, f"{first['source']} vs {other['source']}",
+                               _close(first["reported"], other["reported"], SAME_QUANTITY_TOLERANCE),
+                               f"{first['id']}: {first['printed']}", f"{other['id']}: {other['printed']}"))
+    return out
 
 
 def _confusion_checks(entry):

@@ -11,6 +11,9 @@ CLAIMS = textwrap.dedent("""
     claims:
       - {id: acc, source: T1, dataset: toy, metric: accuracy, reported: 0.75, printed: "75%", experiment: main}
       - {id: typo, source: T1, dataset: toy, metric: accuracy, reported: 0.57, printed: "75%", experiment: main}
+      - {id: abstract, source: Abstract, dataset: toy, metric: accuracy, reported: 0.7500, printed: "75.00%", experiment: main, quantity: main_acc}
+      - {id: table, source: T9, dataset: toy, metric: accuracy, reported: 0.7502, printed: "75.02%", experiment: main, quantity: main_acc}
+      - {id: conclusion, source: Sec 6, dataset: toy, metric: accuracy, reported: 0.80, printed: "80%", experiment: main, quantity: main_acc}
     confusion_matrices:
       - id: cm_ok
         source: Fig 1
@@ -62,6 +65,8 @@ def test_every_planted_inconsistency_is_found(findings):
     assert ("t_planted", "predictions add up") in bad
     assert ("ci_planted", "CI from mean, std, n") in bad
     assert ("ms_planted", "layer params add up") in bad
+    stated_twice = {f.implied.split(":")[0]: f.consistent for f in findings if f.check == "one result, stated twice"}
+    assert stated_twice == {"table": True, "conclusion": False}
     planted = next(f for f in findings if f.item == "cm_planted" and f.check == "confusion -> accuracy")
     assert "0.9" in planted.paper and "0.75" in planted.implied  # both sides are shown
 
