@@ -15,3 +15,24 @@ def real_data(subpath):
     if not path.exists():
         pytest.skip(f"real data not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """smoke_run(paper, experiment) -> run folder of that experiment's synthetic-data run.
+
+    Each experiment's smoke run happens once per test session, however many tests
+    read it (the registry loop and the paper's own tests), which keeps CI fast.
+    """
+    import papers
+    from common.runner import run_experiment
+
+    done = {}
+    out_root = tmp_path_factory.mktemp("smoke_results")
+
+    def run(paper, experiment):
+        if (paper, experiment) not in done:
+            done[paper, experiment] = run_experiment(papers.experiments(paper)[experiment], smoke=True,
+                                                     out_root=out_root)
+        return done[paper, experiment]
+    return run

@@ -7,7 +7,6 @@ import keras
 import numpy as np
 import pytest
 
-from common.runner import run_experiment
 from datasets import samm
 from datasets.fer2013 import CLASS_NAMES
 from datasets.synthetic import face_images
@@ -34,24 +33,24 @@ def test_hog_is_the_900_number_dalal_triggs_descriptor():
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    return run_experiment(EXPERIMENTS["adam"], smoke=True, out_root=tmp_path_factory.mktemp("results"))
+def adam_run(smoke_run):
+    return smoke_run("cnn_webcam", "adam")
 
 
-def test_smoke_adam_beats_chance_widely_and_writes_model_and_feature_maps(smoke_run):
-    metrics = json.loads((smoke_run / "metrics.json").read_text())
+def test_smoke_adam_beats_chance_widely_and_writes_model_and_feature_maps(adam_run):
+    metrics = json.loads((adam_run / "metrics.json").read_text())
     assert metrics["metrics"]["accuracy"]["mean"] > 2 / 7
     assert {"train_accuracy", "val_accuracy", "train_loss", "val_loss"} <= set(metrics["metrics"])
-    assert (smoke_run / "feature_maps.png").stat().st_size > 10_000
-    assert keras.saving.load_model(smoke_run / "model.keras").output_shape == (None, 7)
+    assert (adam_run / "feature_maps.png").stat().st_size > 10_000
+    assert keras.saving.load_model(adam_run / "model.keras").output_shape == (None, 7)
 
 
-def test_app_headless_logs_one_row_per_detected_face(smoke_run, tmp_path):
+def test_app_headless_logs_one_row_per_detected_face(adam_run, tmp_path):
     faces = face_images(20, CLASS_NAMES, seed=1)[0]
     frames, _ = compose_frames(faces, 6, 240, 320, sizes=(80, 120), seed=0)
     video = write_video(frames, tmp_path / "faces.avi")
     log, out = tmp_path / "predictions.csv", tmp_path / "annotated.mp4"
-    code = app.main(["--source", str(video), "--model", str(smoke_run / "model.keras"), "--headless",
+    code = app.main(["--source", str(video), "--model", str(adam_run / "model.keras"), "--headless",
                      "--out", str(out), "--log", str(log)])
     assert code == 0 and cv2.VideoCapture(str(out)).isOpened()
     capture, detector, expected = cv2.VideoCapture(str(video)), app.make_detector("haar"), []
@@ -63,12 +62,12 @@ def test_app_headless_logs_one_row_per_detected_face(smoke_run, tmp_path):
     assert all(r["label"] in CLASS_NAMES and 0 < float(r["score"]) <= 1 for r in rows if r["label"] != app.NO_FACE)
 
 
-def test_app_logs_a_frame_without_face_and_reports_bad_sources_without_traceback(smoke_run, tmp_path, capsys):
+def test_app_logs_a_frame_without_face_and_reports_bad_sources_without_traceback(adam_run, tmp_path, capsys):
     folder = tmp_path / "images"
     folder.mkdir()
     cv2.imwrite(str(folder / "blank.png"), np.full((120, 160), 128, np.uint8))
     (folder / "broken.jpg").write_bytes(b"not an image")
-    model, log = str(smoke_run / "model.keras"), tmp_path / "log.csv"
+    model, log = str(adam_run / "model.keras"), tmp_path / "log.csv"
     assert app.main(["--source", str(folder), "--model", model, "--headless", "--out", str(tmp_path / "a.avi"),
                      "--log", str(log)]) == 0
     labels = [r["label"] for r in csv.DictReader(open(log))]

@@ -97,9 +97,8 @@ def test_landmarks_fall_back_to_the_whole_frame_and_are_cached(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["crnn_candide"])
-def test_smoke_run_beats_chance_widely(tmp_path, name):
-    from common.runner import run_experiment
-    run_dir = run_experiment(EXPERIMENTS[name], smoke=True, out_root=tmp_path)
+def test_smoke_run_beats_chance_widely(smoke_run, name):
+    run_dir = smoke_run("crnn_candide", name)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["metrics"]["accuracy"]["mean"] > 2 * (1 / 5)
     assert metrics["metrics"]["frames_without_landmarks"]["mean"] is not None

@@ -8,7 +8,6 @@ import pytest
 
 import papers
 from common.claims import load_claims
-from common.runner import run_experiment
 
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENTS = [(p, e) for p in papers.PAPERS for e in papers.experiments(p)]
@@ -50,8 +49,8 @@ def test_paper_has_its_parts(paper):
 
 
 @pytest.mark.parametrize("paper,experiment", EXPERIMENTS, ids=[f"{p}-{e}" for p, e in EXPERIMENTS])
-def test_every_experiment_runs_on_synthetic_data(paper, experiment, tmp_path):
-    run_dir = run_experiment(papers.experiments(paper)[experiment], smoke=True, out_root=tmp_path)
+def test_every_experiment_runs_on_synthetic_data(paper, experiment, smoke_run):
+    run_dir = smoke_run(paper, experiment)
     record = json.loads((run_dir / "metrics.json").read_text())
     assert record["smoke"] and record["metrics"]["accuracy"]["n"] >= 1
     assert all(c["verdict"] == "not checkable" for c in record["claims"])  # synthetic data checks no claim

@@ -8,7 +8,6 @@ import pytest
 from common.claims import load_claims
 from common.layers import SpatialTransformer
 from common.report import claims_path
-from common.runner import run_experiment
 from common.saliency import input_gradients
 from datasets import ferg
 from papers.sdl_stn import DEFAULT_EXPERIMENTS, EXPERIMENTS
@@ -63,9 +62,9 @@ def test_claims_file_is_valid_and_names_only_known_experiments():
     assert {c["experiment"] for c in claims["claims"]} - {None} <= set(EXPERIMENTS)
 
 
-def test_smoke_fer2013_pipeline_beats_chance_widely(tmp_path):
+def test_smoke_fer2013_pipeline_beats_chance_widely(smoke_run):
     assert DEFAULT_EXPERIMENTS == ["fer2013"]
-    run_dir = run_experiment(EXPERIMENTS["fer2013"], smoke=True, out_root=tmp_path)
+    run_dir = smoke_run("sdl_stn", "fer2013")
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["metrics"]["accuracy"]["mean"] > 2 / 7
     assert (run_dir / "saliency_maps.png").exists() and (run_dir / "sdl1_transforms.png").exists()
