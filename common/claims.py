@@ -12,11 +12,13 @@ import yaml
 REQUIRED_CLAIM_FIELDS = ("id", "source", "dataset", "metric", "reported", "printed")
 SECTIONS = ("claims", "summaries", "confusion_matrices", "per_class_tables", "model_summaries")
 DEFAULT_TOLERANCE = 0.02  # for a single run, where no CI exists: 2 points of accuracy
+INCONCLUSIVE_HALF_WIDTH = 0.10  # a CI of +-10 points or more contains almost any claim: it decides nothing
 
 REPRODUCED = "reproduced"
 BELOW = "not reproduced (below)"
 ABOVE = "not reproduced (above)"
 NOT_CHECKABLE = "not checkable"
+INCONCLUSIVE = "inconclusive (95% CI wider than +-10 points)"
 
 
 class ClaimsError(ValueError):
@@ -46,9 +48,10 @@ def load_claims(path):
     return data
 
 
-def verdict(reported, achieved, tolerance=None):
+def verdict(reported, achieved, tolerance=None, unit="fraction"):
     """Reproduced when the reported value lies in the achieved 95% CI (several runs), or within
-    `tolerance` of a single run; otherwise below / above (the achieved value relative to the paper)."""
+    `tolerance` of a single run; otherwise below / above (the achieved value relative to the paper).
+    Inconclusive when a fraction's CI is so wide that it would contain almost any claim."""
     if achieved is None or achieved.get("mean") is None or not isinstance(reported, (int, float)):
         return NOT_CHECKABLE
     mean, (lo, hi), n = achieved["mean"], achieved["ci95"], achieved.get("n", 1)
@@ -56,7 +59,7 @@ def verdict(reported, achieved, tolerance=None):
         tol = DEFAULT_TOLERANCE if tolerance is None else tolerance
         lo, hi = mean - tol, mean + tol
     if lo <= reported <= hi:
-        return REPRODUCED
+        return INCONCLUSIVE if unit == "fraction" and (hi - lo) / 2 >= INCONCLUSIVE_HALF_WIDTH else REPRODUCED
     return BELOW if mean < reported else ABOVE
 
 

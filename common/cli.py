@@ -8,6 +8,7 @@
     python -m papers demo                          every paper's default experiments, synthetic
     python -m papers bench [--quick]               benchmarks -> results/bench/
     python -m papers scoreboard                    rewrite results/README.md
+    python -m papers rereport                      re-render reports after a claims fix
 
 The paper registry is passed in by `papers/__main__.py`, so `common` never imports `papers`.
 """
@@ -52,6 +53,7 @@ def build_parser(paper_names):
     bench = sub.add_parser("bench", help="run the benchmarks, write results/bench/*.json")
     bench.add_argument("--quick", action="store_true", help="small inputs (for CI)")
     sub.add_parser("scoreboard", help="rewrite results/README.md from the newest runs")
+    sub.add_parser("rereport", help="re-render every report under results/ with the current claims and verdict rules")
     return parser
 
 
@@ -84,6 +86,14 @@ def main(argv, registry):
         return 0
     if args.command == "audit" or getattr(args, "action", None) == "audit":
         return run_audit([args.paper] if getattr(args, "paper", None) else list(registry.PAPERS))
+    if args.command == "rereport":
+        from common.report import rewrite_run, write_scoreboard
+        for path in sorted(DEFAULT_OUT.glob("*/*/*/metrics.json")):
+            record = json.loads(path.read_text())
+            rewrite_run(path.parent, registry.experiments(record["paper"])[record["experiment"]])
+            print(f"re-rendered {path.parent}")
+        print(write_scoreboard(DEFAULT_OUT))
+        return 0
     if args.command == "scoreboard":
         from common.report import write_scoreboard
         print(write_scoreboard(DEFAULT_OUT))

@@ -40,7 +40,7 @@ def compare_claims(paper, experiment, metrics, smoke):
         elif achieved is None or achieved.get("mean") is None:
             row["verdict"], row["why"] = NOT_CHECKABLE, f"this run produced no {claim['metric']}"
         else:
-            row["verdict"] = verdict(claim["reported"], achieved, claim.get("tolerance"))
+            row["verdict"] = verdict(claim["reported"], achieved, claim.get("tolerance"), row["unit"])
             row["difference"] = achieved["mean"] - claim["reported"]
         rows.append(row)
     return rows
@@ -93,7 +93,7 @@ def write_run(run_dir, exp, config, key, smoke, dataset_summary, ds, folds, resu
         "class_names": list(ds.class_names),
         "folds": [{"name": f.name, "train": len(f.train), "val": len(f.val), "test": len(f.test),
                    "accuracy": summary["per_fold"][f.name]["accuracy"]} for f in folds],
-        "claims": [{k: row.get(k) for k in ("id", "metric", "reported", "achieved", "verdict", "why")}
+        "claims": [{k: row.get(k) for k in ("id", "metric", "reported", "printed", "unit", "achieved", "verdict", "why")}
                    for row in claims],
         "deviations": deviations, "config": config, "environment": env,
     }
@@ -225,6 +225,18 @@ def _paper_per_class_tables(exp, record):
     return lines
 
 
+def rewrite_run(run_dir, exp):
+    """Re-render a run's report from its metrics.json with the current claims file and verdict
+    rules (after a claim is corrected, say): the measured numbers are not touched."""
+    run_dir = Path(run_dir)
+    record = json.loads((run_dir / "metrics.json").read_text())
+    claims = compare_claims(exp.paper, exp.name, record["metrics"], record["smoke"])
+    record["claims"] = [{k: row.get(k) for k in ("id", "metric", "reported", "printed", "unit", "achieved", "verdict", "why")}
+                        for row in claims]
+    (run_dir / "metrics.json").write_text(json.dumps(record, indent=1, default=_json_default))
+    (run_dir / "report.md").write_text(_markdown(record, exp, claims, run_dir))
+
+
 def latest_runs(root):
     """{(paper, experiment): metrics.json of its newest run} under a results root."""
     newest = {}
@@ -239,6 +251,10 @@ def write_scoreboard(root):
     root = Path(root)
     lines = ["# Scoreboard", "", "The newest run of each experiment; each row is one claim of the paper. "
              "Written by the suite after every run (`python -m papers scoreboard`).", "",
+             "Verdicts: *reproduced* = the paper's number lies in our 95% CI (or within the claim's tolerance of a "
+             "single run); *not reproduced (below/above)* = ours is below/above it; *inconclusive* = our CI is wider "
+             "than +-10 points, so it decides nothing; *not checkable* = data or detail unavailable. The audit of the "
+             "papers' own numbers: [audit.md](audit.md).", "",
              "| paper | experiment | claim | reported | achieved (95% CI) | verdict | run |", "|---|---|---|---|---|---|---|"]
     for (paper, experiment), (run_dir, record) in sorted(latest_runs(root).items()):
         link = run_dir.relative_to(root) / "report.md"
@@ -247,7 +263,7 @@ def write_scoreboard(root):
             acc = record["metrics"].get("accuracy")
             lines.append(f"| {paper} | {experiment}{smoke} | accuracy (no claim) | - | {_achieved(acc)} | - | [{record['run_id']}]({link}) |")
         for c in record["claims"]:
-            lines.append(f"| {paper} | {experiment}{smoke} | {c['id']} | {_fmt(c['reported'])} | {_achieved(c['achieved'])} | "
+            lines.append(f"| {paper} | {experiment}{smoke} | {c['id']} | {c.get('printed', c['reported'])} | {_achieved(c['achieved'])} | "
                          f"{c['verdict']} | [{record['run_id']}]({link}) |")
     (root / "README.md").write_text("\n".join(lines) + "\n")
     return root / "README.md"

@@ -4,7 +4,7 @@ import textwrap
 import pytest
 
 from common.audit import audit
-from common.claims import ABOVE, BELOW, REPRODUCED, ClaimsError, load_claims, verdict
+from common.claims import ABOVE, BELOW, INCONCLUSIVE, REPRODUCED, ClaimsError, load_claims, verdict
 
 CLAIMS = textwrap.dedent("""
     paper: toy
@@ -86,3 +86,6 @@ def test_verdicts():
     single = {"mean": 0.70, "ci95": [0.70, 0.70], "n": 1}
     assert verdict(0.715, single) == REPRODUCED
     assert verdict(0.73, single, tolerance=0.01) == BELOW
+    wide = {"mean": 0.51, "ci95": [0.04, 0.98], "n": 3}
+    assert verdict(0.85, wide) == INCONCLUSIVE  # a CI this wide would "reproduce" almost anything
+    assert verdict(5_530_309, {"mean": 5_530_309, "ci95": [5_530_309, 5_530_309], "n": 3}, unit="parameters") == REPRODUCED
