@@ -120,3 +120,19 @@ def read_gray(file, size, provenance):
     if image.shape != (size, size):
         image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
     return image
+
+
+ITEM_COLUMNS = ("images", "labels", "subjects", "sequences", "frames")
+
+
+def empty_columns():
+    """Per-item lists that a frame-by-frame loader fills, then turns into a Dataset with `from_columns`."""
+    return {k: [] for k in ITEM_COLUMNS}
+
+
+def from_columns(name, columns, class_names, provenance, root):
+    if not columns["images"]:
+        raise DatasetError(root, f"no {name} frames could be read (see the skipped items: {provenance.skipped[:3]})")
+    return Dataset(name, np.stack(columns["images"]), np.array(columns["labels"]), class_names, provenance,
+                   subjects=np.array(columns["subjects"]), sequences=np.array(columns["sequences"]),
+                   frames=np.array(columns["frames"]))

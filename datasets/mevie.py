@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from datasets import synthetic
-from datasets.base import Dataset, DatasetError, Provenance, require_exists
+from datasets.base import DatasetError, Provenance, empty_columns, from_columns, require_exists
 from datasets.samm import FRAME_CHOICES, face_square, synthetic_frames, table_rows, wanted_frames
 
 CLASS_NAMES = ["anger", "contempt", "disgust", "fear", "happiness", "surprise", "unclear"]
@@ -44,7 +44,7 @@ def load(path, size=48, frames="expression", crop="centre", centre_fraction=0.8)
     with open(annotations, newline="", encoding="utf-8-sig") as f:
         rows = table_rows(annotations, list(csv.reader(f)), ANNOTATION_COLUMNS)
     provenance = Provenance(str(root))
-    items = {k: [] for k in ("images", "labels", "subjects", "sequences", "frames")}
+    items = empty_columns()
     for line, row in rows:
         name, emotion = row["video"].strip(), row["emotion"].strip().lower()
         if emotion not in CLASS_NAMES:
@@ -71,11 +71,7 @@ def load(path, size=48, frames="expression", crop="centre", centre_fraction=0.8)
             items["sequences"].append(f"{name}:{onset}")
             items["frames"].append(number)
             provenance.read += 1
-    if not items["images"]:
-        raise DatasetError(root, "no MEVIEW frames could be read (see annotations.csv and the videos)")
-    return Dataset("mevie", np.stack(items["images"]), np.array(items["labels"]), CLASS_NAMES, provenance,
-                   subjects=np.array(items["subjects"]), sequences=np.array(items["sequences"]),
-                   frames=np.array(items["frames"]))
+    return from_columns("mevie", items, CLASS_NAMES, provenance, root)
 
 
 def find_video(root, name):

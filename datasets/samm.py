@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from datasets import synthetic
-from datasets.base import Dataset, DatasetError, Provenance, require_exists
+from datasets.base import DatasetError, Provenance, empty_columns, from_columns, require_exists
 
 CLASS_NAMES = ["anger", "contempt", "disgust", "fear", "happiness", "other", "sadness", "surprise"]
 CODING_COLUMNS = ("Subject", "Filename", "Onset Frame", "Apex Frame", "Offset Frame", "Estimated Emotion")
@@ -45,7 +45,7 @@ def load(path, size=48, frames="expression", crop="centre", centre_fraction=0.8)
     if frames not in FRAME_CHOICES:
         raise ValueError(f"frames must be one of {FRAME_CHOICES}, got {frames!r}")
     provenance = Provenance(str(root))
-    items = {k: [] for k in ("images", "labels", "subjects", "sequences", "frames")}
+    items = empty_columns()
     for line, row in read_coding(find_coding_file(root)):
         clip = str(row["Filename"]).strip()
         emotion = str(row["Estimated Emotion"]).strip().lower()
@@ -77,11 +77,7 @@ def load(path, size=48, frames="expression", crop="centre", centre_fraction=0.8)
             items["sequences"].append(clip)
             items["frames"].append(number)
             provenance.read += 1
-    if not items["images"]:
-        raise DatasetError(root, "no SAMM frames could be read (see the coding file and the subject folders)")
-    return Dataset("samm", np.stack(items["images"]), np.array(items["labels"]), CLASS_NAMES, provenance,
-                   subjects=np.array(items["subjects"]), sequences=np.array(items["sequences"]),
-                   frames=np.array(items["frames"]))
+    return from_columns("samm", items, CLASS_NAMES, provenance, root)
 
 
 def find_coding_file(root):
