@@ -146,6 +146,9 @@ def print_summary(run_dir):
     acc = record["metrics"]["accuracy"]
     print(f"{record['paper']}/{record['experiment']}: accuracy {acc['mean']:.4f} "
           f"95% CI [{acc['ci95'][0]:.4f}, {acc['ci95'][1]:.4f}] n={acc['n']} -> {run_dir}/report.md")
+    if record["smoke"]:  # synthetic data checks no claim: one line, not one per claim
+        print(f"    {len(record['claims'])} claims: not checkable on synthetic data")
+        return
     for claim in record["claims"]:
         print(f"    {claim['id']}: {claim['verdict']}")
 
