@@ -3,7 +3,7 @@
 #   make test                     install if needed, run the tests
 #   make demo                     every paper's default experiments on synthetic data -> runs/demo/
 #   make reproduce-<paper>        a paper's experiments on real data -> results/<paper>/
-#        DATA_DIR=../shared/datasets  DATASET=ckplus  EPOCHS=5  EXPERIMENT=ckplus_subject
+#        DATA_DIR=../shared/datasets  DATASET=ckplus  EPOCHS=5  REPEATS=3  EXPERIMENT=ckplus_subject_10fold
 #   make audit                    recompute what each paper's printed numbers imply -> results/audit.md
 #   make bench                    speed benchmarks -> results/bench/*.json
 #   make clean                    remove the venv, caches and scratch runs (results/ stays)
@@ -37,7 +37,7 @@ list: install
 # The paper name is checked against the registry (papers/__init__.py) by the CLI.
 reproduce-%: install
 	$(PY) -m papers $* reproduce --data-dir $(DATA_DIR) \
-		$(if $(DATASET),--dataset $(DATASET)) $(if $(EPOCHS),--epochs $(EPOCHS)) \
+		$(if $(DATASET),--dataset $(DATASET)) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(REPEATS),--repeats $(REPEATS)) \
 		$(if $(EXPERIMENT),--experiment $(EXPERIMENT))
 
 audit: install
