@@ -97,8 +97,8 @@ class ArrayBatches(keras.utils.PyDataset):
 
     def __init__(self, x, y, batch_size, training, augment, seed):
         super().__init__()
-        self.x, self.y, self.batch_size = x, y, batch_size
-        self.training, self.augment = training, augment
+        self.x, self.y, self.batch_size, self.training = x, y, batch_size, training
+        self.augment = _compiled(augment, _take(x, [0])) if training and augment is not None else None
         self.rng = np.random.default_rng(seed)
         self.order = np.arange(_length(x))
         self.on_epoch_end()
@@ -113,9 +113,29 @@ class ArrayBatches(keras.utils.PyDataset):
     def __getitem__(self, i):
         index = self.order[i * self.batch_size:(i + 1) * self.batch_size]
         inputs = _take(self.x, index)
-        if self.training and self.augment is not None:
+        if self.augment is not None:
             if isinstance(inputs, dict):
-                inputs = {**inputs, "image": keras.ops.convert_to_numpy(self.augment(inputs["image"], training=True))}
+                inputs = {**inputs, "image": self.augment(inputs["image"])}
             else:
-                inputs = keras.ops.convert_to_numpy(self.augment(inputs, training=True))
+                inputs = self.augment(inputs)
         return inputs if self.y is None else (inputs, self.y[index])
+
+
+def _compiled(augment, sample):
+    """The augmentation layers as one function of a numpy batch. On JAX it is compiled
+    once (jit over the layers' stateless call, carrying their random-seed state): run
+    eagerly, op by op, it cost 130 ms per batch of 64 on an H100, 20x the training step."""
+    if keras.backend.backend() != "jax":
+        return lambda images: keras.ops.convert_to_numpy(augment(images, training=True))
+    import jax
+
+    images = sample["image"] if isinstance(sample, dict) else sample
+    augment.build(images.shape)
+    state = [v.value for v in augment.non_trainable_variables]  # the random layers' seed generators
+    step = jax.jit(lambda state, images: augment.stateless_call([], state, images, training=True))
+
+    def apply(images):
+        nonlocal state
+        out, state = step(state, images)
+        return np.asarray(out)
+    return apply
