@@ -35,7 +35,8 @@ def run_benchmarks(benchmarks: dict, quick=False, out_dir=BENCH_DIR):
         record.update(name=name, quick=quick, seconds=round(time.perf_counter() - start, 1),
                       device=env["device"], backend=env["backend"], environment=env,
                       written=time.strftime("%Y-%m-%d %H:%M:%S"))
-        (out_dir / f"{name.replace('/', '__')}.json").write_text(json.dumps(record, indent=1, default=str))
+        device_tag = "" if env["device"].startswith("cpu") else "__gpu"  # a GPU run keeps the CPU figures
+        (out_dir / f"{name.replace('/', '__')}{device_tag}.json").write_text(json.dumps(record, indent=1, default=str))
         records.append(record)
     print(table(records))
     return records
