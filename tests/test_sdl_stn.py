@@ -2,6 +2,7 @@
 FERG_DB_256 data, the claims file, and the whole FER2013 pipeline on synthetic data."""
 import json
 
+import keras
 import numpy as np
 import pytest
 
@@ -30,8 +31,7 @@ def test_tiny_model_has_a_baseline_branch_beside_two_chained_sdl_modules():
     assert model.get_layer("fc1").kernel_regularizer.l2 == pytest.approx(0.5 * 0.001)
     assert model.get_layer("fc2").kernel_regularizer.l2 == pytest.approx(0.5 * 0.01)
     assert tuple(model.output.shape) == (None, 7)
-    out = model.predict(np.random.default_rng(0).random((3, 16, 16, 1), dtype=np.float32), verbose=0)
-    np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-5)
+    assert model.get_layer("fc2").activation is keras.activations.linear  # logits; softmax in the loss
 
 
 def test_saliency_maps_are_nonnegative_per_pixel_gradients():

@@ -67,7 +67,8 @@ def compile_model(model, config, steps_per_epoch):
         config["learning_rate"], decay_steps=config["lr_decay_epochs"] * steps_per_epoch,
         decay_rate=config["lr_decay"], staircase=True)
     model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=config["weight_decay"]),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])  # + the FC layers' L2 terms
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),  # + the FC layers' L2 terms
+                  metrics=["accuracy"])
 
 
 def train_and_evaluate(fold, config, ctx):
@@ -87,7 +88,7 @@ def train_and_evaluate(fold, config, ctx):
     history, _ = fit(model, train, val, epochs=config["epochs"], work_dir=ctx.work_dir,
                      monitor="val_accuracy", callbacks=[clock], verbose=2)
 
-    y_prob = predict(model, make_pipeline(x_test, batch_size=256))
+    y_prob = keras.ops.convert_to_numpy(keras.ops.softmax(predict(model, make_pipeline(x_test, batch_size=256))))
     if ctx.first_fold:
         saliency_figure(model, x_test, fold.test.labels, class_names, ctx.figure_dir / "saliency_maps.png")
         transform_figure(model, x_test, ctx.figure_dir / "sdl1_transforms.png")

@@ -11,6 +11,13 @@ The branches are joined into two fully connected layers for classification. All
 weights start as N(0, 0.05) (section 5), and the last two FC layers carry the L2
 penalty of eq. (5).
 
+The model outputs class scores (logits): the softmax is taken inside the loss
+(`from_logits=True`) and after prediction. A softmax output layer trained with
+cross-entropy on probabilities loses its gradient once it saturates, which the
+paper's learning rate of 0.03 does in one step; the TensorFlow backend quietly
+recovers the logits behind a softmax, JAX does not, so on JAX such a model
+stayed at chance. With logits both backends train the same model.
+
 The paper gives no filter counts, kernel sizes, FC width or pixel scaling; the
 defaults below are our choice (listed in the README).
 """
@@ -62,6 +69,6 @@ def build_sdl_model(input_shape=(48, 48, 1), num_classes=7, *, pixel_mean=0.5, p
     # keras' L2(a) adds a * sum W^2, hence a = 0.5 * lambda.
     hidden = keras.layers.Dense(fc_units, activation="relu", kernel_initializer=init,
                                 kernel_regularizer=keras.regularizers.L2(0.5 * L2_FC1), name="fc1")(joined)
-    scores = keras.layers.Dense(num_classes, activation="softmax", kernel_initializer=init,
+    scores = keras.layers.Dense(num_classes, kernel_initializer=init,  # logits (see the module docstring)
                                 kernel_regularizer=keras.regularizers.L2(0.5 * L2_FC2), name="fc2")(hidden)
     return keras.Model(image, scores, name="sdl_stn")
