@@ -130,23 +130,28 @@ def _write_plots(run_dir, class_names, results, summary):
 
 
 def _fmt(value, unit="fraction"):
-    """Fractions as percentages; counts and rates as plain numbers."""
+    """Fractions as percentages; counts, losses and rates as plain numbers."""
     if value is None:
         return "-"
-    if unit != "fraction":
-        return f"{value:,.1f}"
-    if isinstance(value, (int, np.integer)) or (isinstance(value, float) and value > 10):
-        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
-    return f"{100 * value:.2f}%" if unit == "fraction" and abs(value) <= 1.5 else f"{value:.4g}"
+    if unit != "fraction" or abs(value) > 1.5:
+        if float(value).is_integer():
+            return f"{value:,.0f}"
+        return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.4g}"
+    return f"{100 * value:.2f}%"
 
 
-def _achieved(summary):
+def _achieved(summary, unit="fraction"):
     if not summary or summary.get("mean") is None:
         return "-"
     lo, hi = summary["ci95"]
     if summary["n"] <= 1:
-        return f"{_fmt(summary['mean'])} (1 run)"
-    return f"{_fmt(summary['mean'])} [{_fmt(lo)}, {_fmt(hi)}] (n={summary['n']})"
+        return f"{_fmt(summary['mean'], unit)} (1 run)"
+    return f"{_fmt(summary['mean'], unit)} [{_fmt(lo, unit)}, {_fmt(hi, unit)}] (n={summary['n']})"
+
+
+def _metric_unit(name, summary):
+    """A metric without a claim: losses are plain numbers; anything in 0..1.5 is a fraction."""
+    return "plain" if "loss" in name or abs(summary["mean"]) > 1.5 else "fraction"
 
 
 def _markdown(record, exp, claims, run_dir):
@@ -171,7 +176,7 @@ def _markdown(record, exp, claims, run_dir):
         diff = row.get("difference")
         shown = "-" if diff is None else f"{100 * diff:+.2f} pts" if row["unit"] == "fraction" else f"{diff:+.3g}"
         lines.append(f"| {row['id']} | {row['source']} | {row['metric']} | {row['printed']} | "
-                     f"{_achieved(row['achieved'])} | {shown} | "
+                     f"{_achieved(row['achieved'], row['unit'])} | {shown} | "
                      f"{row['verdict']}{' (' + row['why'] + ')' if row.get('why') else ''} |")
     if not claims:
         lines.append("| (no claim of the paper is checked by this experiment) | | | | | | |")
@@ -179,7 +184,7 @@ def _markdown(record, exp, claims, run_dir):
     for name, s in m.items():
         if name.startswith("per_class.") or s["mean"] is None:
             continue
-        unit = "fraction" if abs(s["mean"]) <= 1.5 else "plain"
+        unit = _metric_unit(name, s)
         ci = f"[{_fmt(s['ci95'][0], unit)}, {_fmt(s['ci95'][1], unit)}]" if s["n"] > 1 else "- (1 run)"
         lines.append(f"| {name} | {_fmt(s['mean'], unit)} | {_fmt(s['std'], unit)} | {ci} | {s['n']} |")
     lines += ["", "## Per class (mean over folds/runs)", "", "| class | precision | recall | specificity | F1 | ROC AUC | PR AP |",
@@ -263,7 +268,7 @@ def write_scoreboard(root):
             acc = record["metrics"].get("accuracy")
             lines.append(f"| {paper} | {experiment}{smoke} | accuracy (no claim) | - | {_achieved(acc)} | - | [{record['run_id']}]({link}) |")
         for c in record["claims"]:
-            lines.append(f"| {paper} | {experiment}{smoke} | {c['id']} | {c.get('printed', c['reported'])} | {_achieved(c['achieved'])} | "
+            lines.append(f"| {paper} | {experiment}{smoke} | {c['id']} | {c.get('printed', c['reported'])} | {_achieved(c['achieved'], c.get('unit', 'fraction'))} | "
                          f"{c['verdict']} | [{record['run_id']}]({link}) |")
     (root / "README.md").write_text("\n".join(lines) + "\n")
     return root / "README.md"

@@ -89,3 +89,12 @@ def test_verdicts():
     wide = {"mean": 0.51, "ci95": [0.04, 0.98], "n": 3}
     assert verdict(0.85, wide) == INCONCLUSIVE  # a CI this wide would "reproduce" almost anything
     assert verdict(5_530_309, {"mean": 5_530_309, "ci95": [5_530_309, 5_530_309], "n": 3}, unit="parameters") == REPRODUCED
+
+
+def test_a_loss_claim_prints_as_a_number_and_an_accuracy_as_a_percentage():
+    from common.report import _achieved
+    loss = {"mean": 1.2921, "std": 0.0, "ci95": [1.2921, 1.2921], "n": 1}
+    assert _achieved(loss, "cross-entropy") == "1.292 (1 run)"
+    assert _achieved({**loss, "mean": 0.6012}) == "60.12% (1 run)"
+    assert _achieved({"mean": 5530309.0, "std": 0.0, "ci95": [5530309.0, 5530309.0], "n": 3}, "parameters") == \
+        "5,530,309 [5,530,309, 5,530,309] (n=3)"
