@@ -62,7 +62,6 @@ class Experiment:
     name: str
     title: str
     dataset: str  # a name in datasets.LOADERS
-    data_subpath: str  # where the dataset lies under --data-dir (../shared/datasets by default)
     config: dict  # plain data: protocol, model, training; hashed into the run id
     train_and_evaluate: Callable[[Fold, dict, RunContext], FoldResult]
     prepare: Callable[[Dataset, dict], Dataset] | None = None  # paper-specific preprocessing

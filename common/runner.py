@@ -27,9 +27,9 @@ from common.experiment import RunContext, config_hash
 from common.metrics import classification_metrics
 from common.protocols import make_folds, summarize
 from common.training import distribution_scope, set_seed
+from datasets.paths import default_path
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA_DIR = REPO.parent / "shared" / "datasets"
 DEFAULT_OUT = REPO / "results"
 CACHE = REPO / "cache"
 
@@ -38,7 +38,7 @@ def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=
     """Train and evaluate `exp` over its protocol's folds; return the run folder.
 
     smoke: write synthetic data in the dataset's own layout and use `exp.smoke_config`.
-    data_path: the dataset file/folder itself (otherwise data_dir / exp.data_subpath).
+    data_path: the dataset file/folder itself (otherwise its sub-path under data_dir, datasets.paths).
     """
     config = exp.resolved_config(smoke, overrides)
     key = config_hash({"paper": exp.paper, "experiment": exp.name, "config": config, "smoke": smoke})
@@ -52,7 +52,7 @@ def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=
             data_path = datasets.write_synthetic(exp.dataset, synthetic_root, seed=config["seed"],
                                                  **config.get("synthetic", {}))
         elif data_path is None:
-            data_path = Path(data_dir or DEFAULT_DATA_DIR) / exp.data_subpath
+            data_path = default_path(exp.dataset, data_dir)
         ds = datasets.load(exp.dataset, data_path, **exp.loader_options)
     dataset_summary = ds.summary()
     if exp.prepare is not None:

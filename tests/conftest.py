@@ -1,12 +1,13 @@
 """Shared test set-up: quiet TensorFlow, the real-data location, a tiny experiment."""
 import os
-from pathlib import Path
 
 import pytest
 
+from datasets.paths import DEFAULT_DATA_DIR
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+SHARED_DATA = DEFAULT_DATA_DIR
 
 
 def real_data(subpath):

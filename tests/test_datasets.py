@@ -15,9 +15,10 @@ import pytest
 import datasets
 from datasets import ckplus, fer2013, synthetic
 from datasets.base import DatasetError
+from datasets.paths import DEFAULT_DATA_DIR
 
 REPO = Path(__file__).resolve().parents[1]
-REAL = REPO.parent / "shared" / "datasets"
+REAL = DEFAULT_DATA_DIR
 needs_real = pytest.mark.skipif(not REAL.is_dir(), reason="no ../shared/datasets beside the checkout")
 
 

@@ -34,7 +34,7 @@ def small_cnn_train_and_evaluate(fold, config, ctx):
 
 SMALL_CNN = Experiment(
     paper="toy", name="small_cnn", title="A small CNN on synthetic FER2013-layout faces", dataset="fer2013",
-    data_subpath="fer2013/fer2013.csv", train_and_evaluate=small_cnn_train_and_evaluate,
+    train_and_evaluate=small_cnn_train_and_evaluate,
     config={"seed": 0, "epochs": 12, "protocol": {"kind": "official", "train": "Training", "val": "PublicTest",
                                                    "test": "PrivateTest"}})
 

@@ -177,7 +177,7 @@ DEVIATIONS = [
 
 def _experiment(name, title, protocol, candide_stream, baseline_epochs=0):
     config = {**CONFIG, "protocol": protocol, "candide": candide_stream, "baseline_epochs": baseline_epochs}
-    return Experiment(PAPER, name, title, "ckplus", "ckplus/CK+48", config, train_and_evaluate,
+    return Experiment(PAPER, name, title, "ckplus", config, train_and_evaluate,
                       prepare=clips.prepare, smoke_config=SMOKE, deviations=DEVIATIONS)
 
 
@@ -191,5 +191,3 @@ EXPERIMENTS = {e.name: e for e in [
     _experiment("crnn_candide_subject", "CRNN-SVM with the face-model stream, subject-independent k-fold",
                 SUBJECT_PROTOCOL, candide_stream=True),
 ]}
-# What fits about 35 minutes of 2 shared CPU cores; crnn_candide_subject runs on request (--experiment).
-DEFAULT_EXPERIMENTS = ["crnn", "crnn_subject", "crnn_candide"]

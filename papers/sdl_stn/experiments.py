@@ -126,7 +126,7 @@ COMMON_DEVIATIONS = [
 
 FER2013 = Experiment(
     paper=PAPER, name="fer2013", title="FER2013: train on Training, select on PublicTest, test on PrivateTest",
-    dataset="fer2013", data_subpath="fer2013/fer2013.csv.xz",
+    dataset="fer2013",
     config={"protocol": {"kind": "official", "train": "Training", "val": "PublicTest", "test": "PrivateTest",
                          "repeats": 15}, "seed": 0, **TRAINING},
     train_and_evaluate=train_and_evaluate, smoke_config=SMOKE,
@@ -137,7 +137,7 @@ FER2013 = Experiment(
 
 FER2013_LOW_LR = Experiment(
     paper=PAPER, name="fer2013_lr1e-3", title="FER2013 as `fer2013` but AdamW lr 0.001 (variant, not the paper's)",
-    dataset="fer2013", data_subpath="fer2013/fer2013.csv.xz",
+    dataset="fer2013",
     config={**FER2013.config, "learning_rate": 0.001},
     train_and_evaluate=train_and_evaluate, smoke_config=SMOKE,
     deviations=FER2013.deviations + [
@@ -147,7 +147,7 @@ FER2013_LOW_LR = Experiment(
 
 CK_PLUS_IMAGE_SPLIT = Experiment(
     paper=PAPER, name="ckplus_image_split", title="CK+48: the paper's image-level 80/10/10 split",
-    dataset="ckplus", data_subpath="ckplus/CK+48",
+    dataset="ckplus",
     config={"protocol": {"kind": "random_split", "fractions": [0.8, 0.1, 0.1], "repeats": 15}, "seed": 0,
             **TRAINING},
     train_and_evaluate=train_and_evaluate, smoke_config=SMOKE,
@@ -159,7 +159,7 @@ CK_PLUS_IMAGE_SPLIT = Experiment(
 
 CK_PLUS_SUBJECT_10FOLD = Experiment(
     paper=PAPER, name="ckplus_subject_10fold", title="CK+48: subject-independent 10-fold CV (not in the paper)",
-    dataset="ckplus", data_subpath="ckplus/CK+48",
+    dataset="ckplus",
     config={"protocol": {"kind": "subject_kfold", "k": 10, "val_fraction": 0.1}, "seed": 0, **TRAINING},
     train_and_evaluate=train_and_evaluate, smoke_config={**SMOKE, "protocol": {"k": 2}},
     deviations=COMMON_DEVIATIONS + [
@@ -169,7 +169,7 @@ CK_PLUS_SUBJECT_10FOLD = Experiment(
 
 FERG = Experiment(
     paper=PAPER, name="ferg", title="FERG_DB_256: ~34k train / 14k val / 7k test images",
-    dataset="ferg", data_subpath="ferg/FERG_DB_256", loader_options={"size": 48},
+    dataset="ferg", loader_options={"size": 48},
     config={"protocol": {"kind": "random_split", "fractions": [0.62, 0.25, 0.13], "repeats": 15}, "seed": 0,
             **TRAINING},
     train_and_evaluate=train_and_evaluate,
@@ -179,3 +179,6 @@ FERG = Experiment(
         "proportions in the test part (about 13% of the images, ~7,250).",
         "Images converted to grayscale and resized to 48x48 (the paper gives no input size for FERG)."],
 )
+
+EXPERIMENTS = {exp.name: exp for exp in (FER2013, FER2013_LOW_LR, CK_PLUS_IMAGE_SPLIT, CK_PLUS_SUBJECT_10FOLD, FERG)}
+BENCHMARKS = {"training_throughput": training_throughput}
