@@ -214,12 +214,16 @@ def run_paper(registry, args):
 
 
 def run_demo(registry, out, every_default=False):
-    """A first contact: each paper's first default experiment on synthetic data (--all: every default one)."""
-    chosen = [(paper, name) for paper in registry.PAPERS
-              for name in registry.paper_module(paper).DEFAULT_EXPERIMENTS[:None if every_default else 1]]
-    print("demo: " + ", ".join(f"{p}/{n}" for p, n in chosen) + " on synthetic faces, tiny configs")
+    """A first contact: one experiment per paper on synthetic data, the paper's DEMO_EXPERIMENT
+    (default: its first default experiment); every_default: all its default experiments."""
+    chosen = []
+    for paper in registry.PAPERS:
+        module = registry.paper_module(paper)
+        demo = getattr(module, "DEMO_EXPERIMENT", module.DEFAULT_EXPERIMENTS[0])
+        chosen += [(paper, name) for name in (module.DEFAULT_EXPERIMENTS if every_default else [demo])]
+    print("demo on synthetic faces, tiny configs: " + ", ".join(f"{p}/{n}" for p, n in chosen))
     run_all(((registry.experiments(p)[n], {}) for p, n in chosen), smoke=True, out_root=out)
-    print(f"reports: {out}/<paper>/<experiment>/<run>/report.md")
+    print(f"reports and scoreboard: {out}/README.md")
     return 0
 
 
@@ -237,7 +241,7 @@ def run_all(experiments_and_overrides, *, smoke, out_root, data_dir=None, data_p
 def announcing_folds(exp):
     """exp.train_and_evaluate, printing first which paper, experiment and fold the output below is of."""
     def train_and_evaluate(fold, config, ctx):
-        print(f"--- {exp.paper} / {exp.name} / {fold.name}: {len(fold.train)} train, {len(fold.val)} val, "
+        print(f"\n--- {exp.paper} / {exp.name} / {fold.name}: {len(fold.train)} train, {len(fold.val)} val, "
               f"{len(fold.test)} test", flush=True)
         return exp.train_and_evaluate(fold, config, ctx)
     return train_and_evaluate

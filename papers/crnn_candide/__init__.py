@@ -12,6 +12,7 @@ EXPERIMENT_INDEX = {
 }
 # What fits about 35 minutes of 2 shared CPU cores; crnn_candide_subject runs on request (--experiment).
 DEFAULT_EXPERIMENTS = ["crnn", "crnn_subject", "crnn_candide"]
+DEMO_EXPERIMENT = "crnn_subject"  # `make demo`: no per-frame baseline to train beside the CRNN, so the quickest
 
 
 def __getattr__(name):
