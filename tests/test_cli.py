@@ -3,11 +3,12 @@ options that are checked before anything trains."""
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 import papers
-from common.cli import build_parser, main, override_pairs, overrides_for
+from common.cli import announcing_folds, build_parser, main, override_pairs, overrides_for
 from datasets.paths import SUBPATHS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,3 +75,10 @@ def test_known_keys_become_nested_overrides():
         "epochs": 2, "seed": 7, "model": {"fc_units": 16}, "protocol": {"k": 3, "val_fraction": 0.2}}
     # repeats is read with a default by every protocol, so it can be set where the config leaves it out
     assert overrides_for(exp, [("--repeats", "protocol.repeats", 2)], smoke=False) == {"protocol": {"repeats": 2}}
+
+
+def test_each_fold_says_whose_output_follows(capsys):
+    exp = SimpleNamespace(paper="sdl_stn", name="fer2013", train_and_evaluate=lambda fold, config, ctx: "trained")
+    fold = SimpleNamespace(name="repeat1", train=[0] * 3, val=[0], test=[0] * 2)
+    assert announcing_folds(exp)(fold, {}, None) == "trained"
+    assert "--- sdl_stn / fer2013 / repeat1: 3 train, 1 val, 2 test" in capsys.readouterr().out
