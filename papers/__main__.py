@@ -2,9 +2,10 @@
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter, for the commands that import it
+# TensorFlow's start-up chatter, for the commands that import it; set before anything imports it.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import papers  # noqa: E402  (after the environment variable, which TensorFlow reads on import)
-from common.cli import main  # noqa: E402
+import papers
+from common.cli import main
 
 sys.exit(main(sys.argv[1:], papers))
