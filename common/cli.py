@@ -156,7 +156,7 @@ def print_summary(run_dir):
 def run_audit(papers):
     from common.audit import audit, to_markdown
     from common.claims import load_claims
-    from common.report import claims_path
+    from common.claims import claims_path
     sections, inconsistent, everything = [], 0, {}
     for paper in papers:
         path = claims_path(paper)

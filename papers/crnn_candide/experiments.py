@@ -178,7 +178,8 @@ DEVIATIONS = [
 def _experiment(name, title, protocol, candide_stream, baseline_epochs=0):
     config = {**CONFIG, "protocol": protocol, "candide": candide_stream, "baseline_epochs": baseline_epochs}
     return Experiment(PAPER, name, title, "ckplus", "ckplus/CK+48", config, train_and_evaluate,
-                      prepare=clips.prepare, smoke_config=SMOKE, deviations=DEVIATIONS)
+                      prepare=clips.prepare, smoke_config=SMOKE, deviations=DEVIATIONS,
+                      paper_recipe={"protocol": PAPER_PROTOCOL["kind"]})
 
 
 EXPERIMENTS = {e.name: e for e in [
