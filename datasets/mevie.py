@@ -61,8 +61,11 @@ def load(path, size=48, frames="expression", crop="centre", centre_fraction=0.8)
             provenance.skip(where, "onset/apex/offset is not an integer")
             continue
         wanted = set(wanted_frames(onset, apex, offset, frames))
-        if not wanted or min(wanted) < 0:
-            provenance.skip(where, f"onset {onset}, offset {offset}: not a range of frame indices from 0")
+        if not wanted:
+            provenance.skip(where, f"offset {offset} is before onset {onset}")
+            continue
+        if min(wanted) < 0:
+            provenance.skip(where, f"negative frame index {min(wanted)}")
             continue
         video = find_video(root, name)
         if video is None:
