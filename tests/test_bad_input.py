@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 import datasets
-from datasets import ckplus, fer2013, mevie, samm
+from datasets import ckplus, fer2013, mevie, samm, synthetic
 from datasets.base import DatasetError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,9 +33,11 @@ REPO = Path(__file__).resolve().parents[1]
 # ---- valid layouts, written once, copied for each case ----
 
 def _write_valid(kind, folder):
-    """The valid dataset path of each kind (small: 21 to 28 items)."""
+    """The valid dataset path of each kind (small: 14 to 28 items)."""
     if kind == "fer2013":
         return fer2013.write_synthetic(folder, n_train=7, n_public=7, n_private=7)
+    if kind == "fer2013_folder":
+        return _write_fer_folders(folder / "fer2013")
     if kind == "ckplus":
         return ckplus.write_synthetic(folder / "CK+48", n_subjects=3, sequences_per_class=1)
     if kind == "ckplus_original":
@@ -43,6 +45,16 @@ def _write_valid(kind, folder):
     if kind == "samm":
         return samm.write_synthetic(folder, n_clips=4)
     return mevie.write_synthetic(folder, n_clips=4)
+
+
+def _write_fer_folders(root):
+    """FER2013's image-folder copy: train/<class>/*.png and test/<class>/*.png, 7 images each."""
+    images, labels, _ = synthetic.face_images(14, fer2013.CLASS_NAMES, seed=1)
+    for i, (image, label) in enumerate(zip(images, labels)):
+        folder = root / ("train" if i < 7 else "test") / fer2013.CLASS_NAMES[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"{i}.png"), image)
+    return root
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +71,7 @@ def valid(tmp_path_factory):
 
 
 def _loader(kind):
-    return "ckplus" if kind.startswith("ckplus") else kind
+    return kind.removesuffix("_original").removesuffix("_folder")
 
 
 def _fresh_copy(valid_path, tmp_path):
@@ -170,6 +182,10 @@ def _packed_and_cut(path, opener, suffix):
     return packed, packed
 
 
+def _fer_image(root):
+    return sorted(root.glob("train/*/*.png"))[0]
+
+
 def _ck_image(root, index=0):
     return sorted(root.glob("*/*.png"))[index]
 
@@ -273,6 +289,17 @@ CASES = [
     C("fer-not-xz", "fer2013", lambda p: (_overwrite(p.with_name("fer2013.csv.xz"), b"plain text\n"),) * 2,
       "error", "cannot be decompressed"),
     C("fer-missing", "fer2013", lambda p: (p.with_name("absent.csv"),) * 2, "error", "does not exist"),
+    # FER2013 image folders
+    C("fer-folder-corrupt-image", "fer2013_folder", lambda p: _overwrite(_fer_image(p), _random_bytes()), "skip",
+      "unreadable image", lost=1),
+    C("fer-folder-zero-byte-image", "fer2013_folder", lambda p: _overwrite(_fer_image(p), b""), "skip",
+      "unreadable image (empty file)", lost=1),
+    C("fer-folder-200x150-image", "fer2013_folder", lambda p: _overwrite(_fer_image(p), _png((150, 200))),
+      "altered", "200x150 image, not 48x48: resized"),
+    C("fer-folder-unknown-class", "fer2013_folder", lambda p: _move_to(_fer_image(p), p / "train" / "bored"),
+      "skip", "unknown class folder 'bored'", lost=1),
+    C("fer-folder-no-split-folders", "fer2013_folder", _unknown_layout, "error",
+      "neither a FER2013 CSV nor an image folder"),
 
     # CK+48 images: counted skips
     C("ck-corrupt-image", "ckplus", lambda p: _overwrite(_ck_image(p), _random_bytes()), "skip", "unreadable image",
