@@ -98,6 +98,11 @@ def _truncated_jpeg():
     return data[:len(data) // 2]
 
 
+def _load_this(path):
+    """The case loads `path` itself (not the dataset folder), and the error must name it."""
+    return path, path
+
+
 def _overwrite(file, data):
     file.write_bytes(data)
     return file
@@ -179,7 +184,7 @@ def _packed_and_cut(path, opener, suffix):
         out.write(path.read_bytes())
     data = packed.read_bytes()
     packed.write_bytes(data[:len(data) // 2])
-    return packed, packed
+    return _load_this(packed)
 
 
 def _fer_image(root):
@@ -247,7 +252,7 @@ def _all_mevie_videos(root, data):
 class Case:
     id: str
     kind: str  # which valid layout to start from (fer2013, ckplus, ckplus_original, samm, mevie)
-    corrupt: Callable  # dataset path -> what must be named (or (path to load, what must be named))
+    corrupt: Callable  # dataset path -> what must be named, or (path to load, what) as _load_this gives
     outcome: str  # "error", "skip" or "altered"
     problem: str  # text the error message or the skip/alter reason holds
     lost: int = 0  # items of the valid layout that must be missing
@@ -286,9 +291,9 @@ CASES = [
       "cannot be decompressed/read after"),
     C("fer-truncated-gz", "fer2013", lambda p: _packed_and_cut(p, gzip.open, ".gz"), "error",
       "cannot be decompressed/read after"),
-    C("fer-not-xz", "fer2013", lambda p: (_overwrite(p.with_name("fer2013.csv.xz"), b"plain text\n"),) * 2,
+    C("fer-not-xz", "fer2013", lambda p: _load_this(_overwrite(p.with_name("fer2013.csv.xz"), b"plain text\n")),
       "error", "cannot be decompressed"),
-    C("fer-missing", "fer2013", lambda p: (p.with_name("absent.csv"),) * 2, "error", "does not exist"),
+    C("fer-missing", "fer2013", lambda p: _load_this(p.with_name("absent.csv")), "error", "does not exist"),
     # FER2013 image folders
     C("fer-folder-corrupt-image", "fer2013_folder", lambda p: _overwrite(_fer_image(p), _random_bytes()), "skip",
       "unreadable image", lost=1),
@@ -327,9 +332,9 @@ CASES = [
       "21 x 64x64 image, not 48x48"),
     C("ck-no-images", "ckplus", lambda p: _delete_all(p.glob("*/*.png")) or p, "error",
       "no labelled CK+ images found"),
-    C("ck-a-file", "ckplus", lambda p: (_ck_image(p),) * 2, "error", "not a folder"),
+    C("ck-a-file", "ckplus", lambda p: _load_this(_ck_image(p)), "error", "not a folder"),
     C("ck-unknown-layout", "ckplus", _unknown_layout, "error", "neither the CK+48 layout"),
-    C("ck-missing", "ckplus", lambda p: (p / "absent",) * 2, "error", "does not exist"),
+    C("ck-missing", "ckplus", lambda p: _load_this(p / "absent"), "error", "does not exist"),
 
     # CK+ original layout: labels and sequences
     C("cko-emotion-neutral", "ckplus_original", lambda p: _overwrite(_emotion_file(p), b"   0.0000000e+00\n"),
@@ -391,7 +396,7 @@ CASES = [
     C("samm-no-coding-file", "samm", lambda p: (p / SAMM_CODING).unlink() or p, "error", "no coding file"),
     C("samm-every-row-bad", "samm", lambda p: _all_samm_emotions(p, "Bored"), "error",
       "no samm frames could be read (4 skipped: 4 x unknown emotion 'bored')"),
-    C("samm-missing", "samm", lambda p: (p / "absent",) * 2, "error", "does not exist"),
+    C("samm-missing", "samm", lambda p: _load_this(p / "absent"), "error", "does not exist"),
 
     # MEVIEW annotation rows and videos: counted skips, the other clips load
     C("mevie-short-row", "mevie", lambda p: _set_row(p / "annotations.csv", 3, ["02.avi", "S002", "1", "4"]), "skip",
