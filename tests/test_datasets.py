@@ -156,7 +156,7 @@ def test_ckplus_counts_bad_labels_and_unreadable_images(tmp_path):
     assert len(data) == 5 * 3 - 1  # 7 sequences, 2 without a usable label, 1 frame unreadable
     reasons = {s["where"]: s["reason"] for s in data.provenance.skipped}
     assert "neutral" in reasons[str(emotion_files[0])]
-    assert "unreadable emotion code" == reasons[str(emotion_files[1])]
+    assert reasons[str(emotion_files[1])] == "unreadable emotion code 'happy' (not a number)"
     assert reasons[str(last_frame)] == "unreadable image"
 
 
