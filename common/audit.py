@@ -132,7 +132,7 @@ def _claim_half_unit(claim):
     reported = claim["reported"]
     for value, half in _printed_values(claim["printed"], claim.get("unit", "fraction")):
         if _close(value, reported, _half_unit(reported)):
-            return max(half, 1e-12) if half else _half_unit(reported)
+            return half or _half_unit(reported)  # a ratio k/n is exact: the transcription's own rounding
     return _half_unit(reported)
 
 
@@ -148,7 +148,7 @@ def _shown(claim):
 
 def _transcription(claim):
     """The transcription itself: claims.yaml's number must be one the printed quote holds.
-    Listed only when it is not (a quote with no digits, "six", is not checked)."""
+    Listed only when it is not; a quote with no number in it is not checked."""
     if _kind(claim) == "range" or not isinstance(claim["reported"], (int, float)):
         return []
     candidates = [value for value, _ in _printed_values(claim["printed"], claim.get("unit", "fraction"))]
@@ -268,7 +268,8 @@ def _run_key(claim):
 def _loss_vs_accuracy(claims):
     """A cross-entropy loss and an accuracy measured on the same data by the same run: every
     misclassified item has p(true class) <= 1/2, so loss >= (1 - accuracy) * ln 2 (an added
-    weight penalty only makes the loss larger; Keras' running epoch means keep the bound)."""
+    weight penalty only makes the loss larger; Keras' running epoch means keep the bound).
+    A claim with unit `loss` is read as cross-entropy, the loss of every paper here."""
     accuracies = {}
     for claim in claims:
         if claim["metric"] in ACCURACY_METRICS and _kind(claim) == "point":
