@@ -54,7 +54,11 @@ class Finding:
     paper: str  # what the paper printed
     implied: str  # what follows from its other numbers
     detail: str = ""
-    severity: str = INCONSISTENT  # what a failure means: inconsistent or implausible
+    severity: str = INCONSISTENT  # what a failure means: inconsistent or implausible ("" for a pass)
+
+    def __post_init__(self):
+        if self.consistent:
+            self.severity = ""
 
 
 def audit(claims: dict) -> list[Finding]:
@@ -631,7 +635,7 @@ def to_markdown(paper, findings):
     if findings:
         lines += ["| check | item | source | result | the paper prints | its other numbers imply | note |",
                   "|---|---|---|---|---|---|---|"]
-        order = {INCONSISTENT: 0, IMPLAUSIBLE: 1}
+        order = {INCONSISTENT: 0, IMPLAUSIBLE: 1, "": 2}
         for f in sorted(findings, key=lambda f: (f.consistent, order[f.severity])):
             lines.append(f"| {f.check} | {f.item} | {f.source} | {_result(f)} | {_cell(f.paper)} | "
                          f"{_cell(f.implied)} | {_cell(f.detail)} |")
