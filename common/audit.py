@@ -31,6 +31,7 @@ training figure identical to a test figure).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import re
 from decimal import Decimal
@@ -108,7 +109,8 @@ def _pct(value, digits=3):
 # ---- single claims ------------------------------------------------------------------------------
 
 NUMBER = r"\d[\d,]*(?:\.\d+)?"
-NUMBER_WORDS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())}
+NUMBER_WORDS = {w: i for i, w in enumerate(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                                             "nine", "ten", "eleven", "twelve"])}
 
 
 def _printed_values(printed: str, unit: str):
@@ -610,7 +612,7 @@ def _model_summary_checks(summary):
         out.append(Finding("non-trainable >= batch-norm statistics", summary["id"], summary["source"], frozen >= visible,
                            f"{frozen:,} non-trainable (total - trainable)",
                            f"at least {visible:,}: the moving mean and variance of the printed batch-norm layers"))
-    for previous, layer in zip(layers, layers[1:]):
+    for previous, layer in itertools.pairwise(layers):
         if not previous.get("output_shape") or not layer.get("output_shape"):
             continue
         implied = _layer_params(layer, previous["output_shape"][-1])
