@@ -65,7 +65,7 @@ class Finding:
 def audit(claims: dict) -> list[Finding]:
     findings, pinned = [], set()
     for claim in claims["claims"]:
-        findings += _transcription(claim) + _range(claim)
+        findings += _transcription(claim)  # units and ranges: checked when loading (common.claims)
         if claim.get("runs") and claim.get("test_items") and _kind(claim) == "point":
             findings += _granularity(claim["id"], claim["source"], claim["reported"], claim["runs"], claim["test_items"],
                                      _claim_half_unit(claim))
@@ -164,33 +164,6 @@ def _transcription(claim):
     shown = ", ".join(f"{c:.6g}" for c in candidates)
     return [Finding("transcription", claim["id"], claim["source"], False, str(claim["printed"]), f"{reported}",
                     f"claims.yaml's value is none of the printed numbers ({shown})")]
-
-
-def _metric_range(claim):
-    metric, unit = claim["metric"], claim.get("unit", "fraction")
-    if unit == "fraction":
-        signed = metric.split(".")[-1] in ("mcc", "accuracy_gain")
-        return (-1.0, 1.0) if signed else (0.0, 1.0)
-    if unit in ("loss", "seconds", "fps", "images_per_s", "count", "parameters"):
-        return (0.0, math.inf)
-    return None
-
-
-def _range(claim):
-    """A value outside its metric's range (an accuracy of 85 instead of 0.85, a negative loss).
-    Listed only when violated; counts and parameter numbers must also be whole."""
-    bounds = _metric_range(claim)
-    values = claim["reported"] if _kind(claim) == "range" else [claim["reported"]]
-    if bounds is None or not all(isinstance(v, (int, float)) for v in values):
-        return []
-    out = []
-    for v in values:
-        whole = claim.get("unit") not in ("count", "parameters") or float(v).is_integer()
-        if not (bounds[0] <= v <= bounds[1]) or not whole:
-            need = f"in [{bounds[0]}, {bounds[1]}]" + ("" if claim.get("unit") not in ("count", "parameters") else ", whole")
-            out.append(Finding("value in its metric's range", claim["id"], claim["source"], False,
-                               f"{claim['metric']} = {v}", f"a {claim.get('unit', 'fraction')} {need}"))
-    return out
 
 
 def _granularity(item, source, value, runs, test_items, h=None):

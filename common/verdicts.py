@@ -98,8 +98,8 @@ def judge(claim, run):
     """(verdict, reason) of one claim against one run record (None: no run yet)."""
     if claim["experiment"] is None:
         return NOT_CHECKABLE, claim["why_not_checkable"]
-    if run is None:
-        return NOT_CHECKABLE, f"no run of experiment {claim['experiment']} yet"
+    if run is None:  # a claim on a dataset we lack names why; the experiment judges it once a copy is run
+        return NOT_CHECKABLE, claim.get("why_not_checkable") or f"no run of experiment {claim['experiment']} yet"
     achieved = run.metrics.get(claim["metric"])
     if claim.get("by_construction"):
         if achieved and achieved["mean"] is not None and _inside(claim, achieved["mean"], achieved["mean"]):

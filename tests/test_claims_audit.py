@@ -5,7 +5,7 @@ import textwrap
 import pytest
 
 from common.audit import IMPLAUSIBLE, audit, to_markdown
-from common.claims import ABOVE, BELOW, INCONCLUSIVE, REPRODUCED, ClaimsError, load_claims, verdict
+from common.claims import ClaimsError, load_claims
 
 # A toy paper: two classes a, b; 100 test items (40 a, 60 b); the confusion matrix [[30, 10], [15, 45]]
 # gives accuracy 0.75, P 0.6667 / 0.8182, R 0.75 / 0.75, F1 0.7059 / 0.7826, specificity 0.75 / 0.75,
@@ -16,8 +16,6 @@ CLAIMS = textwrap.dedent(f"""
     claims:
       - {TOY}, id: acc_ok, source: T1, metric: accuracy, measures: test, reported: 0.75, printed: "75%", runs: 1, test_items: 100}}
       - {TOY}, id: typo_planted, source: T1, metric: accuracy, measures: test, reported: 0.57, printed: "75%"}}
-      - {TOY}, id: range_planted, source: T1, metric: accuracy, measures: test, reported: 75, printed: "75"}}
-      - {TOY}, id: count_planted, source: T1, metric: dataset_count.a, measures: test, reported: 40.5, unit: count, printed: "40.5"}}
       - {TOY}, id: bound_ok, source: T1, metric: val_accuracy, measures: validation, kind: lower_bound, reported: 0.85, printed: "+85%"}}
       - {TOY}, id: words_ok, source: T1, metric: output_units, measures: model, reported: 6, unit: count, printed: "35 inputs and six outputs"}}
       # one result in three places: the abstract disagrees, and its value is the other dataset's
@@ -129,8 +127,6 @@ def test_consistent_numbers_pass(findings):
 
 def test_single_claims(findings):
     assert failed(findings, "typo_planted") == {"transcription"}
-    assert failed(findings, "range_planted") == {"value in its metric's range"}
-    assert failed(findings, "count_planted") == {"value in its metric's range"}  # 40.5 items
     assert not failed(findings, "bound_ok") and not failed(findings, "words_ok")  # "+85%", "six"
 
 
@@ -192,28 +188,7 @@ def test_the_markdown_lists_failures_first_with_their_kind(findings):
 
 def test_claims_without_a_way_to_check_them_are_refused(tmp_path):
     path = tmp_path / "claims.yaml"
-    path.write_text("claims:\n  - {id: x, source: s, dataset: d, metric: accuracy, reported: 0.5, printed: '50%'}\n")
+    path.write_text("claims:\n  - {id: x, source: s, dataset: d, metric: accuracy, reported: 0.5, printed: '50%', "
+                    "unit: fraction}\n")
     with pytest.raises(ClaimsError, match="why_not_checkable"):
         load_claims(path)
-
-
-def test_verdicts():
-    several = {"mean": 0.70, "ci95": [0.68, 0.72], "n": 5}
-    assert verdict(0.71, several) == REPRODUCED
-    assert verdict(0.75, several) == BELOW  # the paper reports more than we achieve
-    assert verdict(0.60, several) == ABOVE
-    single = {"mean": 0.70, "ci95": [0.70, 0.70], "n": 1}
-    assert verdict(0.715, single) == REPRODUCED
-    assert verdict(0.73, single, tolerance=0.01) == BELOW
-    wide = {"mean": 0.51, "ci95": [0.04, 0.98], "n": 3}
-    assert verdict(0.85, wide) == INCONCLUSIVE  # a CI this wide would "reproduce" almost anything
-    assert verdict(5_530_309, {"mean": 5_530_309, "ci95": [5_530_309, 5_530_309], "n": 3}, unit="parameters") == REPRODUCED
-
-
-def test_a_loss_claim_prints_as_a_number_and_an_accuracy_as_a_percentage():
-    from common.report import _achieved
-    loss = {"mean": 1.2921, "std": 0.0, "ci95": [1.2921, 1.2921], "n": 1}
-    assert _achieved(loss, "cross-entropy") == "1.292 (1 run)"
-    assert _achieved({**loss, "mean": 0.6012}) == "60.12% (1 run)"
-    assert _achieved({"mean": 5530309.0, "std": 0.0, "ci95": [5530309.0, 5530309.0], "n": 3}, "parameters") == \
-        "5,530,309 [5,530,309, 5,530,309] (n=3)"

@@ -10,7 +10,7 @@ from common import record as run_record
 from common.claims import ClaimsError, load_claims
 from common.evaluation import aggregate
 from common.experiment import FoldResult
-from common.report import finished_runs, write_run
+from common.report import achieved, finished_runs, reported, write_run
 from common.verdicts import (ABOVE, BELOW, DEGENERATE, INCONCLUSIVE, NOT_COMPARABLE, REPRODUCED, compare,
                              judge)
 
@@ -161,3 +161,14 @@ def test_repeats_on_one_test_set_keep_its_sampling_error():
     summary = aggregate(results, [fold(n, np.arange(700)) for n in results], CLASSES)["metrics"]["accuracy"]
     assert summary["std"] == pytest.approx(0) and summary["ci95"][1] - summary["ci95"][0] == pytest.approx(
         2 * 1.96 * np.sqrt(0.7 * 0.3 / 700), rel=0.01)
+
+
+def test_reported_and_achieved_print_in_one_unit_with_clipped_bounds():
+    loss = {"mean": 1.2921, "std": 0.0, "ci95": [None, None], "n": 1}
+    assert achieved(loss, "loss") == "1.292 (1 run)"  # no interval: a single run without per-item data
+    assert achieved({"mean": 0.6012, "ci95": [0.5851, 0.6171], "n": 1}) == "60.12% [58.51%, 61.71%] (1 run)"
+    assert achieved({"mean": 5530309.0, "ci95": [5530309.0, 5530309.0], "n": 3}, "parameters") == \
+        "5,530,309 [5,530,309, 5,530,309] (n=3)"
+    assert reported(claim(0.85, "lower_bound")) == "≥ 85.00%" and reported(claim(0.91, unit="loss")) == "0.91"
+    results, folds = one_run(n=20, accuracy=1.0)
+    assert aggregate(results, folds, CLASSES)["metrics"]["accuracy"]["ci95"][1] == 1.0  # never above 100%
