@@ -15,7 +15,7 @@ from common import plots
 from common.claims import claims_of
 from common.metrics import confusion_matrix
 from common.record import RunRecord, derive_deviations, recipe_fields
-from common.verdicts import DEGENERATE, MEANINGS, NOT_COMPARABLE, comparability_reasons, judge
+from common.verdicts import DEGENERATE, MEANINGS, NOT_CHECKABLE, NOT_COMPARABLE, comparability_reasons, judge
 
 # ---- one run ---------------------------------------------------------------------------------------
 
@@ -290,28 +290,38 @@ def write_scoreboard(root):
               "achieved is the mean [95% interval] over runs and test items.", "",
               "| paper | experiment | claim | measures | reported | achieved [95% interval] | verdict | epochs run/paper "
               "| repeats run/paper | dataset run/paper | device | run |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    counts = {}
     for paper in papers:
         claims = claims_of(paper) or {"claims": []}
-        claimed = set()
+        rows = []
         for claim in claims["claims"]:
             run = speaking_run(runs.get((paper, claim["experiment"]), []))
             verdict, why = judge(claim, run)
-            row = {**_claim_fields(claim), "achieved": run.metrics.get(claim["metric"]) if run else None,
-                   "verdict": verdict, "why": why}
-            lines.append(_scoreboard_row(root, paper, claim["experiment"] or "-", row, run))
-            claimed.add(claim["experiment"])
+            rows.append((claim["experiment"] or "-", {**_claim_fields(claim), "verdict": verdict, "why": why,
+                                                      "achieved": run.metrics.get(claim["metric"]) if run else None},
+                         run))
+            counts.setdefault(paper, {}).setdefault(verdict, 0)
+            counts[paper][verdict] += 1
         for (p, experiment), records in sorted(runs.items()):
-            if p == paper and experiment not in claimed:
+            if p == paper and experiment not in {c["experiment"] for c in claims["claims"]}:
                 run = speaking_run(records)
-                row = {"id": "accuracy (no claim)", "measures": "test", "metric": "accuracy", "reported": None,
-                       "unit": "fraction", "achieved": run.metrics.get("accuracy"), "verdict": "-", "why": ""}
-                lines.append(_scoreboard_row(root, paper, experiment, row, run))
+                rows.append((experiment, {"id": "accuracy (no claim)", "measures": "test", "metric": "accuracy",
+                                          "reported": None, "unit": "fraction", "achieved": run.metrics.get("accuracy"),
+                                          "verdict": "-", "why": ""}, run))
+        # the claims a run can speak to first, those nothing here can check last
+        rows.sort(key=lambda row: row[1]["verdict"] == NOT_CHECKABLE)
+        lines += [_scoreboard_row(paper, experiment, row, run) for experiment, row, run in rows]
         write_runs_index(root, paper, {e: r for (p, e), r in runs.items() if p == paper})
+    summary = ["", "| paper | " + " | ".join(MEANINGS) + " |", "|---" * (len(MEANINGS) + 1) + "|"]
+    summary += [f"| {paper} | " + " | ".join(str(counts.get(paper, {}).get(v, 0)) for v in MEANINGS) + " |"
+                for paper in papers]
+    at = lines.index("Verdicts:")
+    lines[at:at] = ["Claims per verdict:", *summary, ""]
     (root / "README.md").write_text("\n".join(lines) + "\n")
     return root / "README.md"
 
 
-def _scoreboard_row(root, paper, experiment, row, run):
+def _scoreboard_row(paper, experiment, row, run):
     shown = reported(row) if row["reported"] is not None else "-"
     verdict = _verdict(row) if row["verdict"] != "-" else "-"
     if run is None:

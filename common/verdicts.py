@@ -24,7 +24,7 @@ NOT_CHECKABLE = "not checkable"
 # One line each, printed in the scoreboard's header.
 MEANINGS = {
     REPRODUCED: "the run follows the paper's recipe and the paper's number lies inside our 95% interval, "
-                "which is narrow enough to decide (see below).",
+                "which is narrow enough to decide (see *inconclusive*).",
     BELOW: "the paper's number lies above our whole 95% interval (our result is lower).",
     ABOVE: "the paper's number lies below our whole 95% interval (our result is higher).",
     INCONCLUSIVE: "the paper's number lies inside our 95% interval, but the interval is wider than "
