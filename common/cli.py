@@ -248,21 +248,22 @@ def announcing_folds(exp):
 
 
 def print_summary(run_dir):
-    record = json.loads((Path(run_dir) / "metrics.json").read_text())
-    acc = record["metrics"]["accuracy"]
-    print(f"{record['paper']}/{record['experiment']}: accuracy {acc['mean']:.4f} "
-          f"95% CI [{acc['ci95'][0]:.4f}, {acc['ci95'][1]:.4f}] n={acc['n']} -> {run_dir}/report.md")
-    if record["smoke"]:  # synthetic data checks no claim: one line, not one per claim
-        print(f"    {len(record['claims'])} claims: not checkable on synthetic data")
-        return
-    for claim in record["claims"]:
-        print(f"    {claim['id']}: {claim['verdict']}")
+    from common.record import RunRecord
+    from common.report import achieved
+    record = RunRecord.read(run_dir)
+    print(f"{record.paper}/{record.experiment}: accuracy {achieved(record.metrics['accuracy'])} -> {run_dir}/report.md")
+    if record.degenerate:
+        print("    DEGENERATE RUN: " + "; ".join(f"{fold}: {', '.join(why)}" for fold, why in record.degenerate.items()))
+    verdicts = {}
+    for claim in record.claims:
+        verdicts.setdefault(claim["verdict"], []).append(claim["id"])
+    for verdict, ids in verdicts.items():
+        print(f"    {verdict}: {len(ids)} claim(s) ({', '.join(ids[:4])}{', ...' if len(ids) > 4 else ''})")
 
 
 def run_audit(papers):
     from common.audit import audit, to_markdown
-    from common.claims import load_claims
-    from common.report import claims_path
+    from common.claims import claims_path, load_claims
     from common.runner import DEFAULT_OUT
     sections, inconsistent, everything = [], 0, {}
     for paper in papers:

@@ -18,14 +18,14 @@ import time
 from pathlib import Path
 
 import keras
-import numpy as np
 from tqdm.auto import tqdm
 
 import datasets
+from common import record as run_record
 from common import report
+from common.evaluation import aggregate
 from common.experiment import RunContext, config_hash
-from common.metrics import classification_metrics
-from common.protocols import make_folds, summarize
+from common.protocols import make_folds
 from common.training import distribution_scope, set_seed
 from datasets.paths import default_path
 
@@ -63,8 +63,10 @@ def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=
     results = {}
     for fold in tqdm(folds, desc=f"{exp.paper}/{exp.name}", unit="fold", file=sys.stderr):
         results[fold.name] = _run_fold(exp, fold, config, work_root / fold.name, run_dir, smoke)
-    summary = aggregate(results, ds.class_names)
-    report.write_run(run_dir, exp, config, key, smoke, dataset_summary, ds, folds, results, summary)
+    evaluation = aggregate(results, folds, ds.class_names)
+    record = run_record.build(exp, config, key, smoke, dataset_summary, folds, results, evaluation,
+                              ds.class_names, data_path)
+    report.write_run(run_dir, record, results)
     shutil.rmtree(work_root, ignore_errors=True)
     return run_dir
 
@@ -98,28 +100,3 @@ def _run_fold(exp, fold, config, work_dir, run_dir, smoke):
                          f"{len(fold.test)} test items x {len(fold.test.class_names)} classes")
     finished.write_bytes(pickle.dumps(result))
     return result
-
-
-def aggregate(results, class_names):
-    """Per-fold metrics, and their mean / std / 95% CI over folds or repeats."""
-    per_fold = {}
-    for name, r in results.items():
-        m = classification_metrics(r.y_true, r.y_prob, class_names)
-        m["extra"] = dict(r.extra)
-        if r.train_seconds > 0 and r.train_images > 0:
-            m["extra"]["throughput_images_per_s"] = r.train_images / r.train_seconds
-        per_fold[name] = m
-    scalars = {}
-    for m in per_fold.values():
-        for k, v in m.items():
-            if isinstance(v, (int, float)) or v is None:
-                scalars.setdefault(k, []).append(v)
-        for k, v in m["extra"].items():
-            scalars.setdefault(k, []).append(v)
-        for cls, values in m["per_class"].items():
-            for k, v in values.items():
-                if k != "support":
-                    scalars.setdefault(f"per_class.{cls}.{k}", []).append(v)
-    confusion = np.sum([m["confusion_matrix"] for m in per_fold.values()], axis=0)
-    return {"per_fold": per_fold, "metrics": {k: summarize(v) for k, v in scalars.items()},
-            "confusion_matrix": confusion.tolist()}

@@ -49,6 +49,11 @@ def _table(summary):
     for reason, count in summary["skipped_by_reason"].items():
         example = next(s["where"] for s in summary["skipped"] if s["reason"] == reason)
         lines.append(f"  {count} x {reason} (e.g. {example})")
+    if summary["altered"]:
+        lines.append(f"altered: {len(summary['altered'])}")
+    for reason, count in summary["altered_by_reason"].items():
+        example = next(s["where"] for s in summary["altered"] if s["reason"] == reason)
+        lines.append(f"  {count} x {reason} (e.g. {example})")
     lines += [f"note: {note}" for note in summary["notes"]]
     return "\n".join(lines)
 
@@ -73,7 +78,7 @@ def main(argv=None):
             print(datasets.write_synthetic(args.name, args.path, seed=args.seed, **options))
             return 0
         summary = datasets.load(args.name, args.path or default_path(args.name), **options).summary()
-    except (DatasetError, KeyError, ValueError, TypeError) as error:  # bad data, name or option: one line
+    except (DatasetError, OSError, KeyError, ValueError, TypeError) as error:  # bad data, name or option: one line
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(json.dumps(summary) if args.json else _table(summary))

@@ -8,7 +8,7 @@ import pytest
 
 from common.claims import load_claims
 from common.layers import SpatialTransformer
-from common.report import claims_path
+from common.claims import claims_path
 from common.saliency import input_gradients
 from datasets import ferg
 from papers.sdl_stn import DEFAULT_EXPERIMENTS, EXPERIMENTS
