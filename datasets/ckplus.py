@@ -27,8 +27,7 @@ import cv2
 import numpy as np
 
 from datasets import synthetic
-from datasets.base import (Dataset, DatasetError, Provenance, check_wrong_size, nothing_read, read_gray,
-                           require_exists)
+from datasets.base import Dataset, DatasetError, Provenance, check_wrong_size, nothing_read, read_gray, require_exists
 
 CLASS_NAMES = ["anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise"]
 # Emotion file codes: 0 neutral, then CLASS_NAMES in order (1 anger .. 7 surprise).

@@ -20,7 +20,6 @@ import gzip
 import lzma
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from datasets import synthetic

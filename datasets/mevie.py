@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from datasets import synthetic
-from datasets.base import DatasetError, Provenance, empty_columns, from_columns, require_exists
+from datasets.base import Dataset, DatasetError, Provenance, empty_columns, from_columns, require_exists
 from datasets.samm import FRAME_CHOICES, face_square, read_csv, synthetic_frames, table_rows, wanted_frames
 
 CLASS_NAMES = ["anger", "contempt", "disgust", "fear", "happiness", "surprise", "unclear"]

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from datasets import synthetic
-from datasets.base import DatasetError, Provenance, decode_gray, empty_columns, from_columns, require_exists
+from datasets.base import Dataset, DatasetError, Provenance, decode_gray, empty_columns, from_columns, require_exists
 
 CLASS_NAMES = ["anger", "contempt", "disgust", "fear", "happiness", "other", "sadness", "surprise"]
 CODING_COLUMNS = ("Subject", "Filename", "Onset Frame", "Apex Frame", "Offset Frame", "Estimated Emotion")

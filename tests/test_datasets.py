@@ -11,9 +11,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import real_data
 
 import datasets
+from conftest import real_data
 from datasets import ckplus, fer2013, synthetic
 from datasets.base import DatasetError
 

@@ -11,8 +11,7 @@ from common.claims import ClaimsError, load_claims
 from common.evaluation import aggregate
 from common.experiment import FoldResult
 from common.report import achieved, finished_runs, reported, write_run
-from common.verdicts import (ABOVE, BELOW, DEGENERATE, INCONCLUSIVE, NOT_COMPARABLE, REPRODUCED, compare,
-                             judge)
+from common.verdicts import ABOVE, BELOW, DEGENERATE, INCONCLUSIVE, NOT_COMPARABLE, REPRODUCED, compare, judge
 
 CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 FER2013 = papers.experiments("sdl_stn")["fer2013"]

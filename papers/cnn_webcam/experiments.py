@@ -12,8 +12,8 @@ and the micro-expression datasets the paper names are further experiments.
 """
 from __future__ import annotations
 
-import numpy as np
 import keras
+import numpy as np
 
 from common.experiment import Experiment, FoldResult
 from common.faces import Box, HaarFaceDetector, crop_face, largest
