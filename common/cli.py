@@ -66,13 +66,12 @@ def key_value(text):
     return key, yaml.safe_load(value)
 
 
-def experiments_epilog(module):
+def experiments_epilog(index, default_experiments):
     """The paper's experiments and the datasets they read, for `python -m papers <paper> --help`."""
-    index = module.EXPERIMENT_INDEX
     width = max(map(len, index)) + 1
     lines = ["experiments (* = run by `reproduce` without --experiment):"]
     for name, (dataset, title) in index.items():
-        mark = "*" if name in module.DEFAULT_EXPERIMENTS else " "
+        mark = "*" if name in default_experiments else " "
         lines.append(f"  {name + mark:{width}s} {dataset:8s} {title}")
     used = dict.fromkeys(dataset for dataset, _ in index.values())
     lines += ["", "datasets, under --data-dir (default {}):".format(DEFAULT_DATA_DIR)]
@@ -88,15 +87,16 @@ def build_parser(registry):
                                 help="a paper (see `python -m papers <paper> --help`) or one of the suite's commands")
     sub.add_parser("list", help="list papers and experiments")
     for name, title in registry.PAPERS.items():
-        module = registry.paper_module(name)
-        paper = sub.add_parser(name, help=title, description=f"{name}: {title}", epilog=experiments_epilog(module),
+        index = registry.experiment_index(name)
+        epilog = experiments_epilog(index, registry.paper_module(name).DEFAULT_EXPERIMENTS)
+        paper = sub.add_parser(name, help=title, description=f"{name}: {title}", epilog=epilog,
                                formatter_class=argparse.RawDescriptionHelpFormatter)
         paper.add_argument("action", choices=list(PAPER_ACTIONS), metavar="action",
                            help="; ".join(f"{a}: {what}" for a, what in PAPER_ACTIONS.items()))
-        paper.add_argument("--experiment", "-e", action="append", choices=list(module.EXPERIMENT_INDEX),
+        paper.add_argument("--experiment", "-e", action="append", choices=list(index),
                            metavar="NAME", help="experiment name (repeatable, listed below); default: the paper's "
                            "default experiments (reproduce) or all of them (smoke)")
-        paper.add_argument("--dataset", choices=sorted({d for d, _ in module.EXPERIMENT_INDEX.values()}),
+        paper.add_argument("--dataset", choices=sorted({d for d, _ in index.values()}),
                            help="run the experiments on this dataset")
         paper.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR),
                            help="folder holding the datasets in their usual sub-paths (default: %(default)s)")
@@ -128,7 +128,7 @@ def main(argv, registry):
         for name, title in registry.PAPERS.items():
             module = registry.paper_module(name)
             print(f"{name}: {title}")
-            for exp_name, (dataset, exp_title) in module.EXPERIMENT_INDEX.items():
+            for exp_name, (dataset, exp_title) in registry.experiment_index(name).items():
                 default = " (default)" if exp_name in module.DEFAULT_EXPERIMENTS else ""
                 print(f"    {exp_name:28s} {dataset:9s} {exp_title}{default}")
         return 0
@@ -199,9 +199,10 @@ def overrides_for(exp, pairs, smoke):
 def run_paper(registry, args):
     module = registry.paper_module(args.command)
     smoke = args.action == "smoke"
-    names = args.experiment or (list(module.EXPERIMENT_INDEX) if smoke else module.DEFAULT_EXPERIMENTS)
+    index = registry.experiment_index(args.command)
+    names = args.experiment or (list(index) if smoke else module.DEFAULT_EXPERIMENTS)
     if args.dataset:
-        names = [n for n, (dataset, _) in module.EXPERIMENT_INDEX.items() if dataset == args.dataset and
+        names = [n for n, (dataset, _) in index.items() if dataset == args.dataset and
                  (not args.experiment or n in args.experiment)]
         if not names:
             raise SystemExit(f"{args.command}: no experiment {args.experiment} on dataset {args.dataset!r}")

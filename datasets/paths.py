@@ -16,6 +16,8 @@ SUBPATHS = {
     "ferg": "ferg/FERG_DB_256",
     "samm": "samm/SAMM",
     "mevie": "mevie/MEVIEW",
+    "sasefe": "sasefe/SASE-FE",
+    "oulu": "oulu/Oulu-CASIA",
 }
 
 

@@ -42,6 +42,16 @@ def paper_module(name):
     return importlib.import_module(f"papers.{name}")
 
 
+def experiment_index(name):
+    """{experiment name: (dataset, title)} for one paper: its EXPERIMENT_INDEX, read without
+    importing Keras. A paper without one (tests/test_cli.py asks every paper for it) is listed
+    from its EXPERIMENTS, which takes the seconds of importing Keras."""
+    module = paper_module(name)
+    if hasattr(module, "EXPERIMENT_INDEX"):
+        return module.EXPERIMENT_INDEX
+    return {exp_name: (exp.dataset, exp.title) for exp_name, exp in module.EXPERIMENTS.items()}
+
+
 def experiments(name):
     """{experiment name: Experiment} for one paper, in the order the paper presents them."""
     return paper_module(name).EXPERIMENTS

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
+import datasets
 import papers
 from common.cli import announcing_folds, build_parser, main, override_pairs, overrides_for
 from datasets.paths import SUBPATHS
@@ -27,6 +28,10 @@ def test_help_and_list_import_no_keras():
     assert done.stdout.strip() == "[]"
 
 
+def test_every_dataset_has_a_default_place():
+    assert set(datasets.LOADERS) <= set(SUBPATHS)
+
+
 @pytest.mark.parametrize("paper", list(papers.PAPERS))
 def test_index_matches_experiments(paper):
     module = papers.paper_module(paper)
@@ -43,7 +48,7 @@ def test_paper_help_lists_its_experiments_and_datasets(paper, capsys):
     assert exit_.value.code == 0
     text = capsys.readouterr().out
     assert "reproduce:" in text and "smoke:" in text and "--seed" in text  # the positional has help
-    for name, (dataset, _) in papers.paper_module(paper).EXPERIMENT_INDEX.items():
+    for name, (dataset, _) in papers.experiment_index(paper).items():
         assert name in text and SUBPATHS[dataset] in text
 
 
