@@ -43,6 +43,8 @@ PROTOCOL_DEFAULTED_KEYS = {
     "subject_kfold": {"repeats", "k", "val_fraction"},
     "holdout_then_kfold": {"repeats", "k", "test_fraction"},
 }
+# Counts and their least value, whether set by their own option or by --set.
+COUNT_KEYS = {"epochs": 1, "protocol.repeats": 1, "protocol.k": 2, "seed": 0}
 
 
 def count(minimum):
@@ -59,11 +61,11 @@ def count(minimum):
 
 
 def key_value(text):
-    """argparse type: 'key=value' -> (key, value parsed as YAML, so 3 is an int and [1, 2] a list)."""
+    """argparse type: 'key=value' -> (key, value parsed as YAML so 3 is an int and [1, 2] a list, the text)."""
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key, yaml.safe_load(value)
+    return key, yaml.safe_load(value), text
 
 
 def experiments_epilog(index, default_experiments):
@@ -101,10 +103,12 @@ def build_parser(registry):
         paper.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR),
                            help="folder holding the datasets in their usual sub-paths (default: %(default)s)")
         paper.add_argument("--data-path", help="the dataset file or folder itself (overrides --data-dir)")
-        paper.add_argument("--epochs", type=count(1), help="override the number of training epochs")
-        paper.add_argument("--repeats", type=count(1), help="override the number of repeated runs")
-        paper.add_argument("--folds", type=count(2), help="override k of a k-fold protocol")
-        paper.add_argument("--seed", type=count(0), help="override the seed of splits, initialisation and shuffling")
+        paper.add_argument("--epochs", type=count(COUNT_KEYS["epochs"]), help="override the number of training epochs")
+        paper.add_argument("--repeats", type=count(COUNT_KEYS["protocol.repeats"]),
+                           help="override the number of repeated runs")
+        paper.add_argument("--folds", type=count(COUNT_KEYS["protocol.k"]), help="override k of a k-fold protocol")
+        paper.add_argument("--seed", type=count(COUNT_KEYS["seed"]),
+                           help="override the seed of splits, initialisation and shuffling")
         paper.add_argument("--set", action="append", default=[], type=key_value, metavar="KEY=VALUE",
                            help="override a config value, e.g. --set batch_size=64 --set protocol.k=5 "
                                 "(an unknown key is an error that lists the known ones)")
@@ -165,7 +169,7 @@ def override_pairs(args):
     pairs = [(f"--{option}", key, getattr(args, option))
              for option, key in (("epochs", "epochs"), ("repeats", "protocol.repeats"), ("folds", "protocol.k"),
                                  ("seed", "seed")) if getattr(args, option) is not None]
-    return pairs + [(f"--set {key}={value}", key, value) for key, value in args.set]
+    return pairs + [(f"--set {text}", key, value) for key, value, text in args.set]
 
 
 def config_keys(config, prefix=""):
@@ -188,6 +192,9 @@ def overrides_for(exp, pairs, smoke):
         if key not in known:
             raise SystemExit(f"{option}: {exp.paper}/{exp.name} has no config key {key!r} "
                              f"(protocol: {config['protocol']['kind']}). Known keys: {', '.join(sorted(known))}")
+        least = COUNT_KEYS.get(key)
+        if least is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+            raise SystemExit(f"{option}: {key} must be an integer of at least {least}, got {value!r}")
         node = overrides
         *parents, leaf = key.split(".")
         for parent in parents:

@@ -72,6 +72,12 @@ def test_unknown_config_key_is_an_error_that_lists_the_known_ones():
         main(["sdl_stn", "reproduce", "--folds", "3"], papers)  # the official split has no folds
 
 
+@pytest.mark.parametrize("setting", ["epochs=0", "epochs=2.5", "protocol.repeats=-1", "seed=true"])
+def test_counts_set_by_key_are_checked_too(setting):
+    with pytest.raises(SystemExit, match=f"--set {setting}: .* must be an integer of at least"):
+        main(["sdl_stn", "reproduce", "--set", setting], papers)
+
+
 def test_known_keys_become_nested_overrides():
     args = build_parser(papers).parse_args(["sdl_stn", "reproduce", "--epochs", "2", "--seed", "7", "--folds", "3",
                                             "--set", "model.fc_units=16", "--set", "protocol.val_fraction=0.2"])
