@@ -10,6 +10,7 @@ import pytest
 import datasets
 import papers
 from common.cli import announcing_folds, build_parser, main, override_pairs, overrides_for
+from datasets.__main__ import main as datasets_main
 from datasets.paths import SUBPATHS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -93,3 +94,10 @@ def test_each_fold_says_whose_output_follows(capsys):
     fold = SimpleNamespace(name="repeat1", train=[0] * 3, val=[0], test=[0] * 2)
     assert announcing_folds(exp)(fold, {}, None) == "trained"
     assert "--- sdl_stn / fer2013 / repeat1: 3 train, 1 val, 2 test" in capsys.readouterr().out
+
+
+def test_datasets_command_reads_the_default_place_without_a_path(tmp_path, monkeypatch, capsys):
+    datasets.write_synthetic("ckplus", tmp_path / SUBPATHS["ckplus"], n_subjects=2, sequences_per_class=1)
+    monkeypatch.setattr(datasets.paths, "DEFAULT_DATA_DIR", tmp_path)
+    assert datasets_main(["ckplus"]) == 0
+    assert f"ckplus: {tmp_path / SUBPATHS['ckplus']}" in capsys.readouterr().out
