@@ -270,17 +270,18 @@ def print_summary(run_dir):
 
 
 def run_audit(papers):
-    from common.audit import audit, to_markdown
+    from common.audit import IMPLAUSIBLE, INCONSISTENT, audit, to_markdown
     from common.claims import claims_path, load_claims
     from common.runner import DEFAULT_OUT
-    sections, inconsistent, everything = [], 0, {}
+    sections, inconsistent, implausible, everything = [], 0, 0, {}
     for paper in papers:
         path = claims_path(paper)
         if not path.exists():
             sections.append(f"## {paper}: no claims file yet\n")
             continue
         findings = audit(load_claims(path))
-        inconsistent += sum(not f.consistent for f in findings)
+        inconsistent += sum(f.severity == INCONSISTENT for f in findings)
+        implausible += sum(f.severity == IMPLAUSIBLE for f in findings)
         everything[paper] = [vars(f) for f in findings]
         sections.append(to_markdown(paper, findings))
     text = "# Claims audit\n\nEach row recomputes a number the paper printed from its other printed numbers.\n\n" + "\n".join(sections)
@@ -290,5 +291,6 @@ def run_audit(papers):
         out.write_text(text)
         (DEFAULT_OUT / "audit.json").write_text(json.dumps(everything, indent=1))
     print(text)
-    print(f"{inconsistent} inconsistencies found" + (f"; written to {out}" if len(papers) > 1 else ""))
+    print(f"{inconsistent} inconsistencies and {implausible} implausible values found"
+          + (f"; written to {out}" if len(papers) > 1 else ""))
     return 0
