@@ -65,7 +65,7 @@ def test_app_headless_logs_one_row_per_detected_face(adam_run, tmp_path, capsys)
     assert all(r["label"] in CLASS_NAMES and 0 < float(r["score"]) <= 1 for r in rows if r["label"] != app.NO_FACE)
     assert all(float(r["time_s"]) == pytest.approx(int(r["frame"]) / 10) and r["source"] == "faces.avi" for r in rows)
     out = capsys.readouterr().out
-    assert "6 inputs: 6 read, 0 skipped" in out and f"first {app.WARMUP_FRAMES} frames (warm-up) left out" in out
+    assert "6 inputs: 6 read, 0 skipped" in out and f"warm-up: first {app.WARMUP_FRAMES} frames left out" in out
 
 
 def test_app_counts_every_input_and_reports_bad_sources_without_traceback(adam_run, tmp_path, capsys):

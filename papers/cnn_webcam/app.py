@@ -293,7 +293,7 @@ def summary_line(summary):
             f"{s['faces']} faces, {s['frames_without_face']} frames without a face; ")
     if s["mean_latency_s"]:
         line += (f"{1000 * s['mean_latency_s']:.1f} ms per frame ({s['fps']:.1f} fps"
-                 + (f", first {WARMUP_FRAMES} frames (warm-up) left out); " if s["warmup_excluded"] else "); "))
+                 + (f"; warm-up: first {WARMUP_FRAMES} frames left out); " if s["warmup_excluded"] else "); "))
     return line + f"log: {s['log']}" + (f"; video: {s['video']}" if s["video"] else "")
 
 
