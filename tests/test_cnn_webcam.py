@@ -137,3 +137,9 @@ def test_prepare_finds_faces_in_micro_expression_frames(tmp_path):
     ds = samm.load(samm.write_synthetic(tmp_path, n_clips=8), size=144, frames="apex")
     faces = detect_faces(ds, {"face_size": 48})
     assert faces.images.shape == (8, 48, 48) and "Haar cascade found no face in" in faces.provenance.notes[-1]
+
+
+def test_default_detector_finds_a_face_on_the_reduced_frame_in_full_frame_coordinates():
+    frames, placements = moving_frames(face_images(4, CLASS_NAMES, seed=1)[0][1], 1, 240, 320, size=160)
+    boxes = app.make_detector("hog").detect(frames[0])
+    assert len(match_faces([(b.x, b.y, b.w, b.h) for b in boxes], placements[0])) == len(boxes) == 1
