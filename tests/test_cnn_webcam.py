@@ -89,11 +89,14 @@ def test_app_counts_every_input_and_reports_bad_sources_without_traceback(adam_r
         assert app.main(["--source", str(source), "--model", model, "--headless", "--log", str(log)]) == 2
     not_a_model = tmp_path / "model.keras"
     not_a_model.write_text("not a model")
-    for bad_model in (not_a_model, tmp_path / "missing.keras"):
+    colour_model = tmp_path / "colour.keras"  # a real model, but for 64x64 colour faces
+    keras.Sequential([keras.Input((64, 64, 3)), keras.layers.Flatten(), keras.layers.Dense(7)]).save(colour_model)
+    for bad_model in (not_a_model, tmp_path / "missing.keras", colour_model):
         assert app.main(["--source", str(folder), "--model", str(bad_model), "--headless", "--log", str(log)]) == 2
     err = capsys.readouterr().err
     assert "no camera at index 7" in err and err.count("cannot read it as a video") == 2 and "no such file" in err
     assert "holds no images" in err and "cannot be loaded as a Keras model" in err and "no such model file" in err
+    assert "the app feeds square grayscale faces" in err
     assert "Traceback" not in err
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
-import functools
 import os
 import sys
 import time
@@ -51,7 +50,7 @@ class AppError(RuntimeError):
 
 @dataclasses.dataclass
 class Prediction:
-    box: object  # common.faces.Box
+    box: Box
     label: str
     score: float
 
@@ -86,8 +85,8 @@ class FaceTracker:
         if new_scene or self.since_detection is None or self.since_detection + 1 >= self.detect_every:
             boxes = self.detector.detect(gray)
             if self.detect_every > 1:
-                self.faces = [(box, self._template(gray, box)) for box in map(functools.partial(_clip, gray), boxes)
-                              if box.w > 0 and box.h > 0]
+                clipped = [_clip(gray, box) for box in boxes]
+                self.faces = [(box, self._template(gray, box)) for box in clipped if box.w > 0 and box.h > 0]
             self.since_detection = 0
             return boxes
         followed = [self._follow(gray, box, template) for box, template in self.faces]
@@ -134,7 +133,7 @@ class ExpressionReader:
         names = [t.name for t in model.inputs]
         self.wants_hog = "hog" in names
         shape = tuple(model.inputs[names.index("image") if self.wants_hog else 0].shape[1:])
-        if len(shape) != 3 or shape[0] != shape[1] or shape[2] != 1:
+        if len(shape) != 3 or shape[0] is None or shape[0] != shape[1] or shape[2] != 1:
             raise AppError(f"the model takes inputs of shape {shape}; the app feeds square grayscale faces "
                            "(size, size, 1)")
         self.size = int(shape[0])
