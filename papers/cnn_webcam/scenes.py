@@ -4,7 +4,7 @@ No webcam recording ships with the suite, so we compose one: 48x48 faces
 (FER2013 PrivateTest for the benchmark, synthetic faces for CI) enlarged and
 pasted at varied positions and sizes onto larger frames of smooth background
 clutter, one to three faces per frame (independent frames: the benchmark's), or
-faces gliding across one background (a video: for following faces between
+one face gliding across one background (a video: for following faces between
 detections), and written with OpenCV's VideoWriter. `match_faces` tells which
 detected boxes are faces that were placed, so false detections are not counted
 as faces found.
