@@ -345,7 +345,7 @@ def parser():
     p.add_argument("--model", required=True, help="a trained .keras model taking 48x48 grayscale faces")
     p.add_argument("--detector", choices=list(DETECTORS), default="hog",
                    help="face detector: dlib's HOG on the frame reduced 1.25x (default: fast, faces from 100 px), "
-                        "the paper's OpenCV Haar cascade (faces from 48 px, ~8x slower), or MTCNN (slowest)")
+                        "the paper's OpenCV Haar cascade (faces from 48 px, ~10x the CPU time), or MTCNN (slowest)")
     p.add_argument("--detect-every", type=_positive, default=1, metavar="N",
                    help="detect faces on every N-th frame of a video or camera and follow them in between "
                         "(default 1: detect on every frame; images of a folder are always detected)")
