@@ -108,7 +108,8 @@ def test_app_classifies_a_folder_of_face_crops_whole(adam_run, tmp_path, capsys)
         for image in sorted((ckplus / emotion).glob("*.png"))[:2]:
             (folder / emotion / image.name).write_bytes(image.read_bytes())
     log = tmp_path / "log.csv"
-    args = ["--source", str(folder), "--model", str(adam_run / "model.keras"), "--headless", "--log", str(log)]
+    args = ["--source", str(folder), "--model", str(adam_run / "model.keras"), "--headless", "--log", str(log),
+            "--out", str(tmp_path / "annotated.avi")]
     assert app.main(args) == 0
     rows = list(csv.DictReader(open(log)))
     assert len(rows) == 4 and all(r["label"] in CLASS_NAMES for r in rows)
