@@ -60,7 +60,10 @@ def test_a_training_pipeline_is_a_function_of_seed_and_epoch():
     def pipeline():
         return make_pipeline(x, y, batch_size=16, training=True, augment=keras.layers.RandomTranslation(0.2, 0.2, seed=1))
     straight = pipeline()
-    epochs = [epoch_batches(straight) for _ in range(3)]  # each pass is the next epoch
+    epochs = []
+    for epoch in range(3):  # as fit does
+        set_epoch(straight, epoch)
+        epochs.append(epoch_batches(straight))
     assert not np.array_equal(epochs[1][1], epochs[2][1])  # reshuffled
     jumped = pipeline()
     set_epoch(jumped, 2)  # a resumed run starts at epoch 2
