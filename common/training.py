@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import sys
 import time
 import zipfile
@@ -167,19 +168,18 @@ class Checkpoint(keras.callbacks.Callback):
 
     def _load(self):
         """The last checkpoint, verified; (None, None) when there is none or it is damaged."""
-        if not self.folder.exists():
+        if not (self.folder / "state.json").exists():  # none, or killed before its first epoch ended
+            shutil.rmtree(self.folder, ignore_errors=True)
             return None, None
         try:
             state = self.read_state(self.folder)
-            if state is None:
-                raise ValueError("state.json is missing")
             arrays = {name: self._read_arrays(state[name]) for name in ("variables", "best") if state[name]}
             return state, arrays
         except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
             aside = self.folder.with_name(f"{self.folder.name}-damaged-{time.strftime('%Y%m%d-%H%M%S')}")
             self.folder.rename(aside)
-            print(f"WARNING: damaged checkpoint in {self.folder}: {error}. Training this model afresh from "
-                  f"epoch 0; the damaged files were moved to {aside}.", file=sys.stderr)
+            print(f"WARNING: damaged checkpoint in {self.folder}: {error}. Training this model afresh from its "
+                  f"first epoch; the damaged files were moved to {aside}.", file=sys.stderr)
             return None, None
 
     def _read_arrays(self, entry):
@@ -194,7 +194,6 @@ class Checkpoint(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         """Restore after the other callbacks' own on_train_begin reset their counters (this one runs last)."""
-        self.session_start = time.perf_counter()
         if self.state is None:
             self.state = {"epochs_done": 0, "stopped": False, "starts": [0], "history": {}, "seconds": 0.0,
                           "best_epoch": None, "best_value": None, "callbacks": [], "variables": None, "best": None}
