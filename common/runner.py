@@ -101,15 +101,22 @@ def _work_and_run_folders(identity, experiment_dir, key):
     work_root = experiment_work / config_hash(identity)
     stored = work_root / "run.json"
     if stored.exists():
-        run_dir = Path(json.loads(stored.read_text())["run_dir"])
+        run = json.loads(stored.read_text())
+        if _alive(run["pid"]):
+            raise SystemExit(f"This run is already in progress (process {run['pid']}, run folder {run['run_dir']}); "
+                             "wait for it to end, or stop it first.")
+        run_dir = Path(run["run_dir"])
         print(f"Resuming the interrupted run {run_dir} (work folder {work_root}).", file=sys.stderr)
     else:
         for other in sorted(experiment_work.glob("*/run.json")):
             previous = json.loads(other.read_text())
+            if _alive(previous["pid"]):
+                continue
             differs = [k for k in ("config", "smoke", "data", "code", "results")
                        if previous["identity"][k] != identity[k]]
-            print(f"Not resuming the interrupted run {previous['run_dir']}: its {', '.join(differs)} differ(s) "
-                  f"from this run's. Starting afresh (`python -m papers cleanup` lists leftovers).", file=sys.stderr)
+            print(f"Not resuming the interrupted run {previous['run_dir']}: it differs from this run in "
+                  f"{', '.join(differs)}. Starting afresh (`python -m papers cleanup` lists leftovers).",
+                  file=sys.stderr)
         shutil.rmtree(work_root, ignore_errors=True)  # a start killed before it wrote run.json
         work_root.mkdir(parents=True)
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{key}"
@@ -122,9 +129,10 @@ def _work_and_run_folders(identity, experiment_dir, key):
     (run_dir / UNFINISHED).write_text(
         f"This run has not finished: it is training, or it was killed.\nRerun the same command to resume it "
         f"(work folder {work_root}), or delete it with `python -m papers cleanup --remove`.\n")
-    # pid: `cleanup` leaves a run alone while its process lives
-    stored.write_text(json.dumps({"run_dir": str(run_dir), "identity": identity, "pid": os.getpid()}, indent=1,
-                                 default=str))
+    # pid: neither a second copy of this run nor `cleanup` touches it while its process lives
+    temporary = stored.with_suffix(".tmp")
+    temporary.write_text(json.dumps({"run_dir": str(run_dir), "identity": identity, "pid": os.getpid()}, indent=1))
+    os.replace(temporary, stored)
     return work_root, run_dir
 
 

@@ -170,7 +170,7 @@ def test_a_checkpoint_resumes_only_its_own_run_and_cleanup_removes_the_leftovers
     monkeypatch.setitem(INTERRUPT, "at", None)
     capsys.readouterr()
     finished = runner.run_experiment(TINY, out_root=out, data_path=half)
-    assert f"Not resuming the interrupted run {killed}: its data differ(s)" in capsys.readouterr().err
+    assert f"Not resuming the interrupted run {killed}: it differs from this run in data." in capsys.readouterr().err
     assert finished != killed and (finished / "metrics.json").exists()
     assert json.loads((finished / "metrics.json").read_text())["dataset_summary"]["total"] < len(images)
 
