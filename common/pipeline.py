@@ -64,10 +64,12 @@ def make_pipeline(x, y=None, *, batch_size=32, training=False, augment=None, ove
 
     A training pipeline is a pure function of (seed, epoch): epoch e's order is a
     permutation drawn from (seed, e), and the augmentation of its b-th batch is drawn
-    from (the layers' seeds, e * batches per epoch + b). Each pass over the data is the
-    next epoch; `set_epoch` says which one comes next, so a resumed training run sees
+    from (the layers' seeds, e * batches per epoch + b). Each pass of `model.fit` over
+    the data is the next epoch; `set_epoch` says which one comes next, so a resumed training run sees
     exactly the batches the uninterrupted run saw (`common.training.fit` calls it).
     """
+    if training and y is None:
+        raise ValueError("a training pipeline needs labels")
     if oversample:
         if y is None:
             raise ValueError("oversampling needs labels")
