@@ -28,6 +28,7 @@ class Fold:
     train: Dataset
     val: Dataset
     test: Dataset
+    test_index: np.ndarray | None = None  # the test items' indices in the prepared dataset (each counted once)
 
 
 @dataclasses.dataclass
@@ -63,13 +64,16 @@ class Experiment:
     name: str
     title: str
     dataset: str  # a name in datasets.LOADERS
-    data_subpath: str  # where the dataset lies under --data-dir (../shared/datasets by default)
     config: dict  # plain data: protocol, model, training; hashed into the run id
     train_and_evaluate: Callable[[Fold, dict, RunContext], FoldResult]
     prepare: Callable[[Dataset, dict], Dataset] | None = None  # paper-specific preprocessing
     smoke_config: dict = dataclasses.field(default_factory=dict)  # overrides for CI's synthetic run
     deviations: list[str] = dataclasses.field(default_factory=list)  # known departures from the paper
     loader_options: dict = dataclasses.field(default_factory=dict)
+    # What the paper states of its recipe, by the labels of common.record.RECIPE_PATHS (epochs, repeats, folds,
+    # protocol, optimizer, learning_rate, batch_size, train_images); a field the paper leaves open is judged
+    # against this experiment's own config.
+    paper_recipe: dict = dataclasses.field(default_factory=dict)
 
     def resolved_config(self, smoke=False, overrides=None):
         return deep_merge(deep_merge(self.config, self.smoke_config if smoke else {}), overrides or {})

@@ -34,15 +34,16 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import datasets
+from common import record as run_record
 from common import report
+from common.evaluation import aggregate
 from common.experiment import RunContext, config_hash
-from common.metrics import classification_metrics
-from common.protocols import make_folds, summarize
+from common.protocols import make_folds
 from common.provenance import array_hash, code_version
 from common.training import distribution_scope, resumed_from_epoch, set_seed
+from datasets.paths import default_path
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA_DIR = REPO.parent / "shared" / "datasets"
 DEFAULT_OUT = REPO / "results"
 CACHE = REPO / "cache"
 WORK = CACHE / "train"
@@ -53,7 +54,7 @@ def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=
     """Train and evaluate `exp` over its protocol's folds; return the run folder.
 
     smoke: write synthetic data in the dataset's own layout and use `exp.smoke_config`.
-    data_path: the dataset file/folder itself (otherwise data_dir / exp.data_subpath).
+    data_path: the dataset file/folder itself (otherwise its sub-path under data_dir, datasets.paths).
     """
     config = exp.resolved_config(smoke, overrides)
     key = config_hash({"paper": exp.paper, "experiment": exp.name, "config": config, "smoke": smoke})
@@ -63,7 +64,7 @@ def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=
             data_path = datasets.write_synthetic(exp.dataset, synthetic_root, seed=config["seed"],
                                                  **config.get("synthetic", {}))
         elif data_path is None:
-            data_path = Path(data_dir or DEFAULT_DATA_DIR) / exp.data_subpath
+            data_path = default_path(exp.dataset, data_dir)
         ds = datasets.load(exp.dataset, data_path, **exp.loader_options)
     dataset_summary = ds.summary()
     if exp.prepare is not None:
@@ -77,8 +78,10 @@ def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=
     results = {}
     for fold in tqdm(folds, desc=f"{exp.paper}/{exp.name}", unit="fold", file=sys.stderr):
         results[fold.name] = _run_fold(exp, fold, config, work_root / fold.name, run_dir, smoke)
-    summary = aggregate(results, ds.class_names)
-    report.write_run(run_dir, exp, config, key, smoke, dataset_summary, ds, folds, results, summary)
+    evaluation = aggregate(results, folds, ds.class_names)
+    record = run_record.build(exp, config, key, smoke, dataset_summary, folds, results, evaluation,
+                              ds.class_names, data_path)
+    report.write_run(run_dir, record, results)
     (run_dir / UNFINISHED).unlink(missing_ok=True)
     shutil.rmtree(work_root, ignore_errors=True)
     return run_dir
@@ -158,31 +161,6 @@ def _run_fold(exp, fold, config, work_dir, run_dir, smoke):
     temporary.write_bytes(pickle.dumps(result))
     os.replace(temporary, finished)
     return result
-
-
-def aggregate(results, class_names):
-    """Per-fold metrics, and their mean / std / 95% CI over folds or repeats."""
-    per_fold = {}
-    for name, r in results.items():
-        m = classification_metrics(r.y_true, r.y_prob, class_names)
-        m["extra"] = dict(r.extra)
-        if r.train_seconds > 0 and r.train_images > 0:
-            m["extra"]["throughput_images_per_s"] = r.train_images / r.train_seconds
-        per_fold[name] = m
-    scalars = {}
-    for m in per_fold.values():
-        for k, v in m.items():
-            if isinstance(v, (int, float)) or v is None:
-                scalars.setdefault(k, []).append(v)
-        for k, v in m["extra"].items():
-            scalars.setdefault(k, []).append(v)
-        for cls, values in m["per_class"].items():
-            for k, v in values.items():
-                if k != "support":
-                    scalars.setdefault(f"per_class.{cls}.{k}", []).append(v)
-    confusion = np.sum([m["confusion_matrix"] for m in per_fold.values()], axis=0)
-    return {"per_fold": per_fold, "metrics": {k: summarize(v) for k, v in scalars.items()},
-            "confusion_matrix": confusion.tolist()}
 
 
 def cleanup(out_roots=None, remove=False):

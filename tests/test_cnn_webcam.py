@@ -10,7 +10,7 @@ import pytest
 from datasets import samm
 from datasets.fer2013 import CLASS_NAMES
 from datasets.synthetic import face_images
-from papers.cnn_webcam import EXPERIMENTS, app
+from papers.cnn_webcam import app
 from papers.cnn_webcam.experiments import detect_faces
 from papers.cnn_webcam.hog import feature_length, hog_features
 from papers.cnn_webcam.model import build_model, conv_layer_names

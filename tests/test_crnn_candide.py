@@ -4,17 +4,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
+from common.claims import load_claims
 from datasets.base import Dataset, Provenance
-from papers.crnn_candide import EXPERIMENTS, candide, clips
+from papers.crnn_candide import candide, clips
 from papers.crnn_candide.model import build_crnn
 
 PAPER_DIR = Path(__file__).resolve().parents[1] / "papers" / "crnn_candide"
 
 
 def printed_summary():
-    return yaml.safe_load((PAPER_DIR / "claims.yaml").read_text())["model_summaries"][0]
+    return load_claims(PAPER_DIR / "claims.yaml")["model_summaries"][0]
 
 
 def test_full_size_model_matches_every_row_of_the_printed_summary():

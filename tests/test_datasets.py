@@ -13,12 +13,11 @@ import numpy as np
 import pytest
 
 import datasets
+from conftest import real_data
 from datasets import ckplus, fer2013, synthetic
 from datasets.base import DatasetError
 
 REPO = Path(__file__).resolve().parents[1]
-REAL = REPO.parent / "shared" / "datasets"
-needs_real = pytest.mark.skipif(not REAL.is_dir(), reason="no ../shared/datasets beside the checkout")
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +155,7 @@ def test_ckplus_counts_bad_labels_and_unreadable_images(tmp_path):
     assert len(data) == 5 * 3 - 1  # 7 sequences, 2 without a usable label, 1 frame unreadable
     reasons = {s["where"]: s["reason"] for s in data.provenance.skipped}
     assert "neutral" in reasons[str(emotion_files[0])]
-    assert "unreadable emotion code" == reasons[str(emotion_files[1])]
+    assert reasons[str(emotion_files[1])] == "unreadable emotion code 'happy' (not a number)"
     assert reasons[str(last_frame)] == "unreadable image"
 
 
@@ -198,9 +197,8 @@ def test_registry_loads_through_datasets_load(fer_csv):
 
 # ---- real copies in ../shared/datasets ----
 
-@needs_real
 def test_real_ckplus48_counts():
-    data = ckplus.load(REAL / "ckplus" / "CK+48")
+    data = ckplus.load(real_data("ckplus/CK+48"))
     summary = data.summary()
     assert summary["total"] == 981 and summary["subjects"] == 118 and summary["sequences"] == 327
     assert summary["classes"] == {"anger": 135, "contempt": 54, "disgust": 177, "fear": 75, "happy": 207,
@@ -210,10 +208,7 @@ def test_real_ckplus48_counts():
 
 @pytest.fixture(scope="module")
 def real_fer():
-    path = REAL / "fer2013" / "fer2013.csv.xz"
-    if not path.exists():
-        pytest.skip("no ../shared/datasets/fer2013 beside the checkout")
-    return fer2013.load(path)
+    return fer2013.load(real_data("fer2013/fer2013.csv.xz"))
 
 
 def test_real_fer2013_counts(real_fer):

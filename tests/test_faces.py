@@ -3,8 +3,16 @@ import cv2
 import numpy as np
 import pytest
 
-from common.faces import (Box, DlibFaceDetector, DlibLandmarks, HaarFaceDetector, MtcnnFaceDetector,
-                          align_to_template, crop_face, largest)
+from common.faces import (
+    Box,
+    DlibFaceDetector,
+    DlibLandmarks,
+    HaarFaceDetector,
+    MtcnnFaceDetector,
+    align_to_template,
+    crop_face,
+    largest,
+)
 from conftest import real_data
 
 DETECTORS = [HaarFaceDetector, DlibFaceDetector, MtcnnFaceDetector]

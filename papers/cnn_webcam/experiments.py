@@ -12,8 +12,8 @@ and the micro-expression datasets the paper names are further experiments.
 """
 from __future__ import annotations
 
-import numpy as np
 import keras
+import numpy as np
 
 from common.experiment import Experiment, FoldResult
 from common.faces import Box, HaarFaceDetector, crop_face, largest
@@ -140,15 +140,16 @@ DEVIATIONS = [
 EXPERIMENTS = {
     "adam": Experiment(
         PAPER, "adam", "6-conv CNN trained with Adam (Tables 1-2, first row)", "fer2013",
-        "fer2013/fer2013.csv.xz", BASE_CONFIG, train_and_evaluate, smoke_config=SMOKE, deviations=DEVIATIONS),
+        BASE_CONFIG, train_and_evaluate, smoke_config=SMOKE, deviations=DEVIATIONS,
+        paper_recipe={"optimizer": "adam"}),
     "rmsprop": Experiment(
         PAPER, "rmsprop", "The same CNN trained with RMSprop (Tables 1-2, second row)", "fer2013",
-        "fer2013/fer2013.csv.xz", {**BASE_CONFIG, "optimizer": "rmsprop"}, train_and_evaluate,
-        smoke_config=SMOKE, deviations=DEVIATIONS),
+        {**BASE_CONFIG, "optimizer": "rmsprop"}, train_and_evaluate,
+        smoke_config=SMOKE, deviations=DEVIATIONS, paper_recipe={"optimizer": "rmsprop"}),
     "hybrid_hog": Experiment(
         PAPER, "hybrid_hog", "Hybrid CNN on raw pixels + HOG features (abstract), Adam", "fer2013",
-        "fer2013/fer2013.csv.xz", {**BASE_CONFIG, "model": {**BASE_CONFIG["model"], "hog": True}},
-        train_and_evaluate, smoke_config=SMOKE,
+        {**BASE_CONFIG, "model": {**BASE_CONFIG["model"], "hog": True}},
+        train_and_evaluate, smoke_config=SMOKE, paper_recipe={"optimizer": "adam"},
         deviations=DEVIATIONS + ["HOG: OpenCV's descriptor (8x8 cells, 9 bins, 2x2-cell blocks); the paper "
                                  "gives no HOG parameters. Augmentation moves the pixels only, not the HOG input."]),
 }
@@ -156,13 +157,11 @@ EXPERIMENTS = {
 MICRO_EXPRESSION_CONFIG = {**BASE_CONFIG, "protocol": {"kind": "subject_kfold", "k": 5, "val_fraction": 0.15},
                            "face_size": 48}
 MICRO_EXPRESSION_SMOKE = {**SMOKE, "epochs": 4, "protocol": {"k": 2}, "synthetic": {}}
-for name, title, dataset, subpath in (
-        ("samm", "The CNN on SAMM apex-phase frames, Adam (Section 3, Conclusion)", "samm", "samm"),
-        ("mevie", "The CNN on MEVIEW video frames, Adam (Sections 3.1-3.2)", "mevie", "meview")):
+for name, title, dataset in (
+        ("samm", "The CNN on SAMM apex-phase frames, Adam (Section 3, Conclusion)", "samm"),
+        ("mevie", "The CNN on MEVIEW video frames, Adam (Sections 3.1-3.2)", "mevie")):
     EXPERIMENTS[name] = Experiment(
-        PAPER, name, title, dataset, subpath, MICRO_EXPRESSION_CONFIG, train_and_evaluate, prepare=detect_faces,
-        smoke_config=MICRO_EXPRESSION_SMOKE, loader_options={"size": 144},
+        PAPER, name, title, dataset, MICRO_EXPRESSION_CONFIG, train_and_evaluate, prepare=detect_faces,
+        smoke_config=MICRO_EXPRESSION_SMOKE, loader_options={"size": 144}, paper_recipe={"optimizer": "adam"},
         deviations=["The paper gives no split for its frames: we split by subject (5-fold), so that no person "
                     "is in training and test."])
-
-DEFAULT_EXPERIMENTS = ["adam", "rmsprop"]
