@@ -123,6 +123,9 @@ def build_parser(registry):
     bench.add_argument("--quick", action="store_true", help="small inputs (for CI)")
     sub.add_parser("scoreboard", help="rewrite results/README.md from the newest runs")
     sub.add_parser("rereport", help="re-render every report under results/ with the current claims and verdict rules")
+    cleanup = sub.add_parser("cleanup", help="list (--remove: delete) unfinished run folders and work folders of killed runs")
+    cleanup.add_argument("--remove", action="store_true", help="delete them (those runs can no longer resume)")
+    cleanup.add_argument("--out", action="append", help="results root to scan (repeatable; default: results/ and runs/*)")
     return parser
 
 
@@ -146,6 +149,10 @@ def main(argv, registry):
             rewrite_run(path.parent, registry.experiments(record["paper"])[record["experiment"]])
             print(f"re-rendered {path.parent}")
         print(write_scoreboard(DEFAULT_OUT))
+        return 0
+    if args.command == "cleanup":
+        from common.runner import cleanup
+        cleanup(args.out, remove=args.remove)
         return 0
     if args.command == "scoreboard":
         from common.report import write_scoreboard

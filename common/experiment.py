@@ -50,11 +50,12 @@ class FoldResult:
     y_prob: np.ndarray  # (N, C) class scores (probabilities, or SVM margins)
     history: dict[str, list[float]] = dataclasses.field(default_factory=dict)  # per-epoch curves
     extra: dict[str, float] = dataclasses.field(default_factory=dict)  # more scalar metrics, aggregated with CI
-    train_seconds: float = 0.0
+    train_seconds: float = 0.0  # all of training, the sessions before an interruption included
     epochs: int = 0
     train_images: int = 0  # images seen in training (throughput = train_images / train_seconds)
     train_y_true: np.ndarray | None = None  # for the train confusion matrix, where a paper prints one
     train_y_prob: np.ndarray | None = None
+    resumed_from_epoch: int | None = None  # the epoch (from 1) training restarted at after a kill; None if never
 
 
 @dataclasses.dataclass
