@@ -25,6 +25,7 @@ RECIPE_PATHS = {"epochs": "epochs", "repeats": "protocol.repeats", "folds": "pro
                 "protocol": "protocol.kind", "optimizer": "optimizer", "learning_rate": "learning_rate",
                 "batch_size": "batch_size", "train_images": "max_train_images"}
 RECIPE_DEFAULTS = {"repeats": 1}
+UNFINISHED = "UNFINISHED"  # the marker a run folder holds until its report is written
 
 
 @dataclasses.dataclass

@@ -14,7 +14,7 @@ import numpy as np
 from common import plots
 from common.claims import claims_of
 from common.metrics import confusion_matrix
-from common.record import RunRecord, derive_deviations, recipe_fields
+from common.record import UNFINISHED, RunRecord, derive_deviations, recipe_fields
 from common.verdicts import DEGENERATE, MEANINGS, NOT_CHECKABLE, NOT_COMPARABLE, comparability_reasons, judge
 
 # ---- one run ---------------------------------------------------------------------------------------
@@ -260,9 +260,11 @@ def _provenance(p):
 
 def finished_runs(root):
     """{(paper, experiment): [RunRecord, ...]} of the finished runs under a results root (a folder without
-    metrics.json is an unfinished run and is left out)."""
+    metrics.json, or still marked unfinished by the runner, is left out)."""
     runs = {}
     for path in sorted(Path(root).glob("*/*/*/metrics.json")):
+        if (path.parent / UNFINISHED).exists():  # killed while its report was being written
+            continue
         record = RunRecord.read(path.parent)
         runs.setdefault((record.paper, record.experiment), []).append(record)
     return runs

@@ -47,7 +47,6 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "results"
 CACHE = REPO / "cache"
 WORK = CACHE / "train"
-UNFINISHED = "UNFINISHED"
 
 
 def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=None, data_path=None):
@@ -82,7 +81,7 @@ def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=
     record = run_record.build(exp, config, key, smoke, dataset_summary, folds, results, evaluation,
                               ds.class_names, data_path)
     report.write_run(run_dir, record, results)
-    (run_dir / UNFINISHED).unlink(missing_ok=True)
+    (run_dir / run_record.UNFINISHED).unlink(missing_ok=True)
     shutil.rmtree(work_root, ignore_errors=True)
     return run_dir
 
@@ -129,7 +128,7 @@ def _work_and_run_folders(identity, experiment_dir, key):
             run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{key}-{taken}"
         run_dir = experiment_dir / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / UNFINISHED).write_text(
+    (run_dir / run_record.UNFINISHED).write_text(
         f"This run has not finished: it is training, or it was killed.\nRerun the same command to resume it "
         f"(work folder {work_root}), or delete it with `python -m papers cleanup --remove`.\n")
     # pid: neither a second copy of this run nor `cleanup` touches it while its process lives
@@ -192,8 +191,8 @@ def cleanup(out_roots=None, remove=False):
     for root in roots:
         run_dirs |= {p for p in root.glob("*/*/*") if p.is_dir()}
     for run_dir in sorted(d for d in run_dirs if d.is_dir() and not (d / "metrics.json").exists()):
-        if not (run_dir / UNFINISHED).exists():
-            lines.append(f"run folder {run_dir}: no metrics.json and no {UNFINISHED} marker (kept by hand?): kept")
+        if not (run_dir / run_record.UNFINISHED).exists():
+            lines.append(f"run folder {run_dir}: no metrics.json and no {run_record.UNFINISHED} marker (kept by hand?): kept")
         elif str(run_dir) in live_runs:
             lines.append(f"run folder {run_dir}: in progress")
         else:
