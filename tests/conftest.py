@@ -1,6 +1,8 @@
 """Shared test set-up: quiet TensorFlow, the real-data location, a tiny experiment."""
 import os
+from pathlib import Path
 
+import keras
 import pytest
 
 from datasets.paths import DEFAULT_DATA_DIR
@@ -41,3 +43,29 @@ def smoke_run(tmp_path_factory):
                                                      out_root=out_root)
         return done[paper, experiment]
     return run
+
+
+class Interrupt(keras.callbacks.Callback):
+    """Stops training with an error after `at` epochs, as a killed process would."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.at = at
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.at:
+            raise KeyboardInterrupt
+
+
+def write_fer_image_folders(root, seed):
+    """FER2013's image-folder copy: train/<class>/*.png and test/<class>/*.png, 7 synthetic faces each.
+    Returns the labels, training images first."""
+    import cv2
+
+    from datasets import fer2013, synthetic
+    images, labels, _ = synthetic.face_images(14, fer2013.CLASS_NAMES, seed=seed)
+    for i, (image, label) in enumerate(zip(images, labels)):
+        folder = Path(root) / ("train" if i < 7 else "test") / fer2013.CLASS_NAMES[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"im{i}.png"), image)
+    return labels

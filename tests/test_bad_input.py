@@ -24,7 +24,8 @@ import numpy as np
 import pytest
 
 import datasets
-from datasets import ckplus, fer2013, mevie, samm, synthetic
+from conftest import write_fer_image_folders
+from datasets import ckplus, fer2013, mevie, samm
 from datasets.base import DatasetError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,12 +49,7 @@ def _write_valid(kind, folder):
 
 
 def _write_fer_folders(root):
-    """FER2013's image-folder copy: train/<class>/*.png and test/<class>/*.png, 7 images each."""
-    images, labels, _ = synthetic.face_images(14, fer2013.CLASS_NAMES, seed=1)
-    for i, (image, label) in enumerate(zip(images, labels)):
-        folder = root / ("train" if i < 7 else "test") / fer2013.CLASS_NAMES[label]
-        folder.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(folder / f"{i}.png"), image)
+    write_fer_image_folders(root, seed=1)
     return root
 
 

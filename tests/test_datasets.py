@@ -8,13 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 import datasets
-from conftest import real_data
-from datasets import ckplus, fer2013, synthetic
+from conftest import real_data, write_fer_image_folders
+from datasets import ckplus, fer2013
 from datasets.base import DatasetError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,11 +91,7 @@ def test_fer_refuses_files_that_are_not_fer2013(tmp_path, name, content):
 
 
 def test_fer_image_folder_layout(tmp_path):
-    images, labels, _ = synthetic.face_images(14, fer2013.CLASS_NAMES, seed=2)
-    for i, (image, label) in enumerate(zip(images, labels)):
-        folder = tmp_path / ("train" if i < 7 else "test") / fer2013.CLASS_NAMES[label]
-        folder.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(folder / f"im{i}.png"), image)
+    labels = write_fer_image_folders(tmp_path, seed=2)
     (tmp_path / "test" / "happy").mkdir(exist_ok=True)
     (tmp_path / "test" / "happy" / "broken.png").write_text("not a png")
     data = fer2013.load(tmp_path)

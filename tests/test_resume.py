@@ -22,6 +22,7 @@ from common import runner
 from common.experiment import Experiment, FoldResult
 from common.pipeline import augmentation, make_pipeline, to_float
 from common.training import fit, predict, set_seed
+from conftest import Interrupt
 
 REPO = Path(__file__).resolve().parents[1]
 EPOCHS = 4
@@ -79,18 +80,6 @@ def test_a_killed_run_resumes_to_exactly_the_uninterrupted_metrics(tmp_path):
 
 
 # ---- fit and the runner on a tiny model -------------------------------------------------------------
-
-class Interrupt(keras.callbacks.Callback):
-    """Stops training with an error after `at` epochs, as a kill would."""
-
-    def __init__(self, at):
-        super().__init__()
-        self.at = at
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.at:
-            raise KeyboardInterrupt
-
 
 def tiny_training(x, y, work_dir, interrupt_at=None, epochs=3):
     set_seed(0)

@@ -5,6 +5,7 @@ import pytest
 
 from common.pipeline import augmentation, make_pipeline, oversample_indices, set_epoch, to_float
 from common.training import fit, resumed_from_epoch, set_seed
+from conftest import Interrupt
 
 
 def tiny_model(n_classes=3):
@@ -36,18 +37,6 @@ def test_pipeline_batches_and_augments_only_training_data():
                                        training=True, augment=flip, oversample=True))
     assert sum(len(b[1]) for b in train_batches) == 60
     assert set(train_batches[0][0]) == {"image", "other"}
-
-
-class Interrupt(keras.callbacks.Callback):
-    """Stops training with an error after `at` epochs, as a killed process would."""
-
-    def __init__(self, at):
-        super().__init__()
-        self.at = at
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.at:
-            raise KeyboardInterrupt
 
 
 def test_a_training_pipeline_is_a_function_of_seed_and_epoch():
