@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import cv2
@@ -195,7 +196,7 @@ def cached_per_item(stage, items, settings, compute, cache_dir=None):
         new["_keys"] = np.array(list(first), dtype="<U40")
         store = new if not store else {name: np.concatenate([store[name], new[name]]) for name in new}
         cache_dir.mkdir(parents=True, exist_ok=True)
-        partial = cache_file.with_suffix(".tmp.npz")
+        partial = cache_file.with_suffix(f".{os.getpid()}.tmp.npz")  # two runs may fill one stage at once
         np.savez(partial, **store)
         partial.replace(cache_file)
         known = {key: i for i, key in enumerate(store["_keys"])}
