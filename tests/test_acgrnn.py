@@ -110,8 +110,8 @@ def test_smoke_pipeline_beats_chance_widely_and_reports_the_face_stage(smoke_run
     run_dir = smoke_run("acgrnn", "fer2013_kfold")
     record = json.loads((run_dir / "metrics.json").read_text())
     assert record["metrics"]["accuracy"]["mean"] > 0.5  # 7 classes: chance is 0.14
-    assert "test_faces_mtcnn_found" in record["metrics"] and "Face stage: MTCNN" in " ".join(
+    assert "test_faces_mtcnn_found_count" in record["metrics"] and "Face stage: MTCNN" in " ".join(
         record["dataset_summary"]["notes"])
     report = (run_dir / "report.md").read_text()
-    assert "test_faces_mtcnn_missing" in report and "train_macro_f1" in report
+    assert "test_faces_mtcnn_missing_count" in report and "train_macro_f1" in report
     assert (run_dir / "train_roc.png").exists() and (run_dir / "train_confusion_matrix.png").exists()

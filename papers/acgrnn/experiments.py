@@ -143,9 +143,9 @@ def train_and_evaluate(fold, config, ctx):
     train_prob = predict(model, make_pipeline(inputs("train"), batch_size=256))
 
     extra |= training_column(fold.train.labels, train_prob, fold.train.class_names)
-    extra |= {"test_faces_mtcnn_found": float(fold.test.mtcnn_found.sum()),
-              "test_faces_mtcnn_missing": float((~fold.test.mtcnn_found).sum()),
-              "test_faces_landmarks_found": float(fold.test.landmarks_found.sum())}
+    extra |= {"test_faces_mtcnn_found_count": float(fold.test.mtcnn_found.sum()),
+              "test_faces_mtcnn_missing_count": float((~fold.test.mtcnn_found).sum()),
+              "test_faces_dlib_box_found_count": float(fold.test.dlib_face_found.sum())}
     if ctx.first_fold:
         plots.roc_pr(fold.train.labels, train_prob, fold.train.class_names, ctx.figure_dir / "train_roc.png",
                      ctx.figure_dir / "train_pr.png")

@@ -30,13 +30,13 @@ from datasets.base import Dataset
 class AlignedFaces(Dataset):
     """A Dataset of aligned faces carrying each face's geometry and what the face stage found."""
     geometry: np.ndarray | None = None  # (N, 137): 68 normalised (x, y) and the "landmarks found" flag
-    mtcnn_found: np.ndarray | None = None  # (N,) bool
-    landmarks_found: np.ndarray | None = None  # (N,) bool
+    mtcnn_found: np.ndarray | None = None  # (N,) bool: a face and its 5 keypoints (else the image is unaligned)
+    dlib_face_found: np.ndarray | None = None  # (N,) bool: dlib's HOG box on the aligned face (else the whole crop)
 
     def subset(self, index, name=None):
         index = np.asarray(index)
         return dataclasses.replace(super().subset(index, name), geometry=self.geometry[index],
-                                   mtcnn_found=self.mtcnn_found[index], landmarks_found=self.landmarks_found[index])
+                                   mtcnn_found=self.mtcnn_found[index], dlib_face_found=self.dlib_face_found[index])
 
 
 def geometric_features(points, found):
@@ -68,4 +68,4 @@ def face_stage(ds: Dataset, options) -> AlignedFaces:
         f"(else the whole image was the box).")
     return AlignedFaces(**{**ds.__dict__, "images": aligned},
                         geometry=geometric_features(landmarks.points, landmarks.found),
-                        mtcnn_found=mtcnn.found, landmarks_found=landmarks.found)
+                        mtcnn_found=mtcnn.found, dlib_face_found=landmarks.face_found)
