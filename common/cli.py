@@ -140,7 +140,8 @@ def main(argv, registry):
                 print(f"    {exp_name:28s} {dataset:9s} {exp_title}{default}")
         return 0
     if args.command == "audit" or getattr(args, "action", None) == "audit":
-        return run_audit([args.paper] if getattr(args, "paper", None) else list(registry.PAPERS))
+        one = args.command if args.command != "audit" else args.paper  # `<paper> audit` or `audit [paper]`
+        return run_audit([one] if one else list(registry.PAPERS), registry)
     if args.command == "rereport":
         from common.report import rewrite_run, write_scoreboard
         from common.runner import DEFAULT_OUT
@@ -276,7 +277,9 @@ def print_summary(run_dir):
         print(f"    {verdict}: {len(ids)} claim(s) ({', '.join(ids[:4])}{', ...' if len(ids) > 4 else ''})")
 
 
-def run_audit(papers):
+def run_audit(papers, registry):
+    """The shared checks on every paper's claims file, plus a paper's own (its module's AUDIT, where the
+    paper prints something only it can check, such as acgrnn's Fig. 7 against its Table 1)."""
     from common.audit import IMPLAUSIBLE, INCONSISTENT, audit, to_markdown
     from common.claims import claims_path, load_claims
     from common.runner import DEFAULT_OUT
@@ -286,7 +289,8 @@ def run_audit(papers):
         if not path.exists():
             sections.append(f"## {paper}: no claims file yet\n")
             continue
-        findings = audit(load_claims(path))
+        claims = load_claims(path)
+        findings = audit(claims) + getattr(registry.paper_module(paper), "AUDIT", lambda claims: [])(claims)
         inconsistent += sum(f.severity == INCONSISTENT for f in findings)
         implausible += sum(f.severity == IMPLAUSIBLE for f in findings)
         everything[paper] = [vars(f) for f in findings]

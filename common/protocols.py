@@ -92,3 +92,16 @@ def ci_from_mean_std(mean, std, n, confidence=0.95):
     """The confidence interval of a mean from its sample std and n (t-distribution)."""
     half = stats.t.ppf(0.5 + confidence / 2, n - 1) * std / np.sqrt(n)
     return float(mean - half), float(mean + half)
+
+
+def stratified_subsample(ds, limit, seed=0):
+    """At most `limit` items, drawn per (official split, class) so that both proportions are kept: a
+    CPU-affordable copy of a large dataset on which every protocol still has its parts."""
+    if not limit or len(ds) <= limit:
+        return ds
+    rng = np.random.default_rng(seed)
+    strata = ds.labels.astype(str) if ds.splits is None else np.char.add(ds.splits.astype(str), ds.labels.astype(str))
+    share = limit / len(ds)
+    keep = np.concatenate([rng.choice(np.flatnonzero(strata == s), max(1, int(round(share * (strata == s).sum()))),
+                                      replace=False) for s in np.unique(strata)])
+    return ds.subset(np.sort(keep))

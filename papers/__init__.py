@@ -14,6 +14,7 @@ PAPERS = {
     "sdl_stn": "Spatial deep learning model with two spatial transformers (Khan et al., AETiC 2023)",
     "crnn_candide": "Time-distributed CNN + BiLSTM + SVM head on CK+ clips, Candide-3 features",
     "cnn_webcam": "6-conv CNN, Adam vs RMSprop, HOG hybrid and a real-time webcam application",
+    "acgrnn": "MTCNN faces, EfficientNetB3 + InceptionResNetV2 features fused by sum, attention conv GRU (RMSProp)",
 }
 
 

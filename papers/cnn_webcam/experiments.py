@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from common.experiment import Experiment, FoldResult
-from common.faces import Box, HaarFaceDetector, crop_face, largest
+from common.faces import haar_face_crops
 from common.pipeline import augmentation, make_pipeline, to_float
 from common.training import fit, predict
 from datasets.base import Dataset
@@ -111,18 +111,7 @@ def detect_faces(ds: Dataset, config):
     """`prepare` for the video datasets: the paper finds faces with OpenCV's Haar cascade
     (Section 3.3.1). Frames come from the loaders as larger centre crops; the largest face
     in each becomes a 48x48 crop. A frame without a face keeps its centre crop, counted."""
-    detector, size = HaarFaceDetector(), config["face_size"]
-    faces, missed = np.empty((len(ds), size, size), np.uint8), 0
-    for i, frame in enumerate(ds.images):
-        box = largest(detector.detect(frame))
-        if box is None:
-            missed += 1
-            margin = frame.shape[0] // 6
-            box = Box(margin, margin, frame.shape[1] - 2 * margin, frame.shape[0] - 2 * margin)
-        faces[i] = crop_face(frame, box, size)
-    ds.provenance.notes.append(f"Haar cascade found no face in {missed} of {len(ds)} frames; "
-                               f"their centre crop was kept")
-    return Dataset(**{**ds.__dict__, "images": faces})
+    return haar_face_crops(ds, config["face_size"])
 
 
 DEVIATIONS = [

@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from common.experiment import Experiment, FoldResult
+from common.faces import detect_landmarks
 from common.pipeline import make_pipeline, to_float
 from common.training import fit, predict
 from papers.crnn_candide import candide, clips
@@ -68,7 +69,7 @@ def train_and_evaluate(fold, config, ctx):
     extra = {}
     candide_features = 0
     if config["candide"]:
-        landmarks = {name: candide.detect_landmarks(frames_of(part), config["face_model"]["upscale"])
+        landmarks = {name: detect_landmarks(frames_of(part), config["face_model"]["upscale"])
                      for name, part in parts.items()}
         face_model, features = fit_face_model(parts, landmarks, config["face_model"])
         x = {name: {"image": x[name], "candide": features[name]} for name in parts}
