@@ -122,12 +122,8 @@ LEFT_EYE, RIGHT_EYE, NOSE_TIP, MOUTH = range(36, 42), range(42, 48), 30, range(4
 TEMPLATE_EYES_Y, TEMPLATE_EYE_DISTANCE = 0.38, 0.40
 
 
-def align_to_template(image, landmarks, size=48):
-    """Rotate, scale and shift so the eyes are level at fixed positions (a similarity transform).
-
-    This is the landmark-based alignment that stands in for 3D frontalisation: it
-    removes in-plane rotation, scale and position, not out-of-plane pose.
-    """
+def template_transform(landmarks, size=48):
+    """The 2x3 similarity transform that puts the eyes level at the template's positions in a size x size image."""
     left = landmarks[list(LEFT_EYE)].mean(axis=0)
     right = landmarks[list(RIGHT_EYE)].mean(axis=0)
     angle = np.degrees(np.arctan2(right[1] - left[1], right[0] - left[0]))
@@ -135,4 +131,14 @@ def align_to_template(image, landmarks, size=48):
     centre = (left + right) / 2
     matrix = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle, scale)
     matrix[:, 2] += np.array([size / 2, TEMPLATE_EYES_Y * size]) - centre
+    return matrix
+
+
+def align_to_template(image, landmarks, size=48):
+    """Rotate, scale and shift so the eyes are level at fixed positions (a similarity transform).
+
+    This is the landmark-based alignment that stands in for 3D frontalisation: it
+    removes in-plane rotation, scale and position, not out-of-plane pose.
+    """
+    matrix = template_transform(landmarks, size)
     return cv2.warpAffine(to_gray(image), matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

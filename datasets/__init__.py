@@ -15,6 +15,8 @@ LOADERS = {
     "ferg": "datasets.ferg",
     "samm": "datasets.samm",
     "mevie": "datasets.mevie",
+    "sasefe": "datasets.sasefe",
+    "oulu": "datasets.oulu",
 }
 
 

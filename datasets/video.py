@@ -2,8 +2,8 @@
 
 The video papers and loaders share three steps, kept here so that each is written once:
 
-- reading: `read_video` (every frame, gray; a clear DatasetError for a file OpenCV cannot open
-  or that holds no frame), `read_frames` (only the wanted frame indices, lenient: a frame
+- reading: `read_video` (every frame, gray) and `count_frames` (a clear DatasetError for a file
+  OpenCV cannot open or that holds no frame), `read_frames` (only the wanted frame indices, lenient: a frame
   past the end is simply absent, for loaders that count missing frames one by one),
   `find_video` and `write_video`;
 - the expressive window: `window_indices` keeps the frames from 50% to 80% of a video's
@@ -86,6 +86,27 @@ def read_video(video):
     if len({f.shape for f in frames}) > 1:
         raise DatasetError(video, f"frames of different sizes: {sorted({f.shape for f in frames})}")
     return np.stack(frames), fps
+
+
+def count_frames(video):
+    """The number of frames a video file decodes to (counted by decoding: container headers may be wrong).
+
+    Raises DatasetError naming the file when OpenCV cannot open it or it holds no frame.
+    """
+    video = Path(video)
+    if not video.is_file():
+        raise DatasetError(video, "video file does not exist")
+    capture = cv2.VideoCapture(str(video))
+    if not capture.isOpened():
+        capture.release()
+        raise DatasetError(video, "OpenCV cannot open it as a video (corrupt, empty or an unknown codec)")
+    n = 0
+    while capture.grab():
+        n += 1
+    capture.release()
+    if n == 0:
+        raise DatasetError(video, "the video holds no decodable frame (empty or truncated)")
+    return n
 
 
 def to_gray(frame):

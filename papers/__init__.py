@@ -9,6 +9,7 @@ PAPERS = {
     "sdl_stn": "Spatial deep learning model with two spatial transformers (Khan et al., AETiC 2023)",
     "crnn_candide": "Time-distributed CNN + BiLSTM + SVM head on CK+ clips, Candide-3 features",
     "cnn_webcam": "6-conv CNN, Adam vs RMSprop, HOG hybrid and a real-time webcam application",
+    "nested_lstm": "3D CNN + multi-scale pyramid pooling + Temp-LSTMs + Conv-LSTM, and its CNN / C3D / RNN baselines",
 }
 
 
