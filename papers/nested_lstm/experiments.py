@@ -45,7 +45,7 @@ BASE = {
     "optimizer": "adam",
     "image_size": 48,
     "upscale": 4,
-    "epochs": 20,
+    "epochs": 12,
     "batch_size": 16,
     "learning_rate": 1e-3,
     "weights": None,  # a local Keras weights file (VGG-Face trunk / C3D Sports-1M); None: from scratch
@@ -225,7 +225,7 @@ DEVIATIONS = [
     "Layer widths scaled for CPU (model.width: 0.25 of VGG16's filters and FC units, 0.125 for C3D and the "
     "CNN+RNN trunk; the proposed 3D CNN has 3 conv layers of 16/32/64 filters, Temp-/Conv-LSTM of 64 units) "
     "and 48x48 gray inputs instead of 224x224 colour (112x112 for C3D).",
-    "Not stated in the paper and chosen here: learning rate 1e-3, batch size 16, 20 epochs with the best epoch by "
+    "Not stated in the paper and chosen here: learning rate 1e-3, batch size 16, 12 epochs with the best epoch by "
     "validation accuracy, dropout, the recurrent layers' sizes (3 layers as Table 4 says), a layer normalisation "
     "after each MSPP-stand, the Conv-LSTM read as an LSTM over the per-layer Temp-LSTM outputs.",
 ]
