@@ -100,8 +100,7 @@ def test_oulu_loader_reads_frame_folders_and_videos_in_the_release_layout(tmp_pa
     assert len(again) == len(ds) and np.abs(again.images.astype(int) - ds.images.astype(int)).mean() < 8
 
 
-def synthetic_clip_views(n_subjects=12, per_class=16, classes=("happiness", "surprise", "sadness"), frames=3,
-                         size=32):
+def synthetic_clip_views(n_subjects=12, per_class=48, classes=("happiness", "surprise"), frames=3, size=32):
     """Synthetic clips (apex frames) as the prepared ClipViews: every view is the face, geometry is zero."""
     clips, labels, subjects = synthetic.face_sequences(per_class * len(classes), list(classes), frames=frames + 4,
                                                        size=size, seed=3, n_subjects=n_subjects)
@@ -130,11 +129,11 @@ def test_every_model_of_the_paper_learns_synthetic_clips(name, tmp_path):
     ds = synthetic_clip_views()
     subjects = sorted(set(ds.subjects))
     part = lambda chosen: ds.subset(np.isin(ds.subjects, chosen))
-    fold = Fold("fold0", 0, 0, part(subjects[:8]), part(subjects[8:9]), part(subjects[9:]))
-    config = {**experiments.BASE, "epochs": 8, "batch_size": 8, "learning_rate": 3e-3,
+    fold = Fold("fold0", 0, 0, part(subjects[:8]), part(subjects[8:10]), part(subjects[10:]))
+    config = {**experiments.BASE, "epochs": 10, "batch_size": 8, "learning_rate": 3e-3,
               "model": {**experiments.MODELS[name], **TINY[name]}}
     keras.utils.set_random_seed(0)
     result = experiments.train_and_evaluate(fold, config, RunContext(tmp_path, tmp_path))
     accuracy = np.mean(result.y_prob.argmax(axis=1) == result.y_true)
-    assert result.y_prob.shape == (len(fold.test), 3)
-    assert accuracy > 1 / 3 + 0.2, (name, accuracy, result.history.get("val_accuracy"))
+    assert result.y_prob.shape == (len(fold.test), 2)
+    assert accuracy > 0.5 + 0.2, (name, accuracy, result.history.get("val_accuracy"))
