@@ -94,8 +94,9 @@ def load(path, size=48, imaging="VL", lighting="Strong", clip_frames=CLIP_FRAMES
     if not clips:
         raise DatasetError(root, f"no Oulu-CASIA sequence could be read (skipped: {provenance.skipped[:3]})")
     split = subject_splits(subjects, SPLIT_SUBJECTS)
+    per_split = dict(collections.Counter(split.values()))
     provenance.notes.append(f"{imaging}/{lighting}: one {clip_frames}-frame clip per sequence from {window[0]:.0%} to "
-                            f"{window[1]:.0%} of its length; subjects per split {dict(collections.Counter(split.values()))}")
+                            f"{window[1]:.0%} of its length; subjects per split {per_split}")
     return Dataset("oulu", np.stack(clips), np.array(labels), CLASS_NAMES, provenance,
                    splits=np.array([split[s] for s in subjects]), subjects=np.array(subjects),
                    sequences=np.array(sequences))

@@ -117,33 +117,34 @@ def frames_of(x):
     return x.reshape(-1, *x.shape[2:])
 
 
-def build(spec, sample_shape, n_classes, config):
-    """The model of `spec` for inputs of `sample_shape` (one frame for still-image models, one clip otherwise)."""
+def build(spec, shape, n_classes, config):
+    """The model of `spec` for inputs of `shape` (one frame for still-image models, one clip otherwise)."""
     kind, common = spec["kind"], {"learning_rate": config["learning_rate"]}
     if kind in STILL_IMAGE_KINDS or kind == "feature_rnn":
         options = {k: spec[k] for k in ("width", "fc_units", "dropout")} | {"weights": config["weights"], **common}
         options |= {k: spec[k] for k in ("freeze", "pooling") if k in spec}
         if kind == "two_stream":
-            return models.build_two_stream(sample_shape, n_classes, **options)
+            return models.build_two_stream(shape, n_classes, **options)
         if kind == "cnn_geometry":
-            return models.build_cnn_geometry(sample_shape, n_classes, **options)
-        return models.build_face_cnn(sample_shape, n_classes, fc3=spec.get("fc3", True), **options)
+            return models.build_cnn_geometry(shape, n_classes, **options)
+        return models.build_face_cnn(shape, n_classes, fc3=spec.get("fc3", True), **options)
     if kind == "c3d":
-        return models.build_c3d(sample_shape, n_classes, width=spec["width"], fc_units=spec["fc_units"],
+        return models.build_c3d(shape, n_classes, width=spec["width"], fc_units=spec["fc_units"],
                                 dropout=spec["dropout"], weights=config["weights"], **common)
     if kind == "cnn_rnn":
-        return models.build_cnn_rnn(sample_shape, n_classes, cell=spec["cell"], width=spec["width"],
+        return models.build_cnn_rnn(shape, n_classes, cell=spec["cell"], width=spec["width"],
                                     fc_units=spec["fc_units"], rnn_units=spec["rnn_units"],
                                     rnn_layers=spec["rnn_layers"], dropout=spec["dropout"],
                                     weights=config["weights"], **common)
     if kind == "nested_lstm":
-        return models.build_nested_lstm(sample_shape, n_classes, filters=tuple(spec["filters"]),
+        return models.build_nested_lstm(shape, n_classes, filters=tuple(spec["filters"]),
                                         levels=tuple(spec["levels"]), temp_units=spec["temp_units"],
                                         conv_units=spec["conv_units"], dropout=spec["dropout"], **common)
     raise ValueError(f"unknown model kind {kind!r}")
 
 
 def train_model(model, x_train, y_train, x_val, y_val, config, work_dir, seed, epochs):
+    """common.training.fit on shuffled training batches; the best epoch by validation accuracy."""
     return fit(model, make_pipeline(x_train, y_train, batch_size=config["batch_size"], training=True, seed=seed),
                make_pipeline(x_val, y_val, batch_size=config["batch_size"]), epochs=epochs, work_dir=work_dir,
                monitor="val_accuracy", verbose=2)
@@ -191,8 +192,8 @@ def train_feature_rnn(spec, x, y, frames, n_classes, config, ctx, fold):
     frame_y = {name: np.repeat(v, frames) for name, v in y.items()}
     cnn = build({**spec, "kind": "face_cnn", "freeze": "none", "fc3": True, "pooling": None},
                 frame_x["train"].shape[1:], n_classes, config)
-    cnn_history, cnn_seconds = train_model(cnn, frame_x["train"], frame_y["train"], frame_x["val"], frame_y["val"], config,
-                                 ctx.work_dir / "cnn", fold.seed, config["epochs"])
+    cnn_history, cnn_seconds = train_model(cnn, frame_x["train"], frame_y["train"], frame_x["val"], frame_y["val"],
+                                           config, ctx.work_dir / "cnn", fold.seed, config["epochs"])
     fc7 = keras.Model(cnn.inputs, cnn.get_layer("fc7").output)
     features = {name: predict(fc7, make_pipeline(v, batch_size=config["batch_size"])) for name, v in frame_x.items()}
     pca = PCA(min(spec["pca_components"], *features["train"].shape), random_state=fold.seed).fit(features["train"])
