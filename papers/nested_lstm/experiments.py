@@ -82,7 +82,7 @@ SMOKE = {
     "protocol": {"k": 2, "val_fraction": 0.2},
     "model": {"width": 0.0625, "fc_units": 1024, "filters": [8, 16], "temp_units": 32, "conv_units": 32,
               "rnn_units": 512, "rnn_layers": 1, "rnn_epochs": 15},
-    "synthetic": {"n_subjects": 12, "sequences_per_class": 20},
+    "synthetic": {"n_subjects": 12, "sequences_per_class": 40},
 }
 
 
