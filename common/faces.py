@@ -170,24 +170,38 @@ LEFT_EYE, RIGHT_EYE, NOSE_TIP, MOUTH = range(36, 42), range(42, 48), 30, range(4
 TEMPLATE_EYES_Y, TEMPLATE_EYE_DISTANCE = 0.38, 0.40
 
 
-def align_to_template(image, landmarks, size=48):
-    """Rotate, scale and shift so the eyes are level at fixed positions (a similarity transform).
-
-    This is the landmark-based alignment that stands in for 3D frontalisation: it
-    removes in-plane rotation, scale and position, not out-of-plane pose.
-    """
-    return align_eyes(image, landmarks[list(LEFT_EYE)].mean(axis=0), landmarks[list(RIGHT_EYE)].mean(axis=0), size)
+def template_transform(landmarks, size=48):
+    """The 2x3 similarity transform that puts the eyes level at the template's positions in a size x size image."""
+    return eye_transform(landmarks[list(LEFT_EYE)].mean(axis=0), landmarks[list(RIGHT_EYE)].mean(axis=0), size)
 
 
-def align_eyes(image, left, right, size=48):
-    """The similarity transform of `align_to_template` from two eye centres (x, y): MTCNN's keypoints or the
-    means of dlib's eye points. `left` is the eye on the image's left."""
+def eye_transform(left, right, size=48):
+    """The same transform from two eye centres (x, y): MTCNN's keypoints or the means of dlib's eye points.
+    `left` is the eye on the image's left."""
     left, right = np.asarray(left), np.asarray(right)
     angle = np.degrees(np.arctan2(right[1] - left[1], right[0] - left[0]))
     scale = TEMPLATE_EYE_DISTANCE * size / max(np.linalg.norm(right - left), 1e-6)
     centre = (left + right) / 2
     matrix = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle, scale)
     matrix[:, 2] += np.array([size / 2, TEMPLATE_EYES_Y * size]) - centre
+    return matrix
+
+
+def align_to_template(image, landmarks, size=48):
+    """Rotate, scale and shift so the eyes are level at fixed positions (a similarity transform).
+
+    This is the landmark-based alignment that stands in for 3D frontalisation: it
+    removes in-plane rotation, scale and position, not out-of-plane pose.
+    """
+    return _warp(image, template_transform(landmarks, size), size)
+
+
+def align_eyes(image, left, right, size=48):
+    """`align_to_template` from two eye centres (MTCNN's keypoints)."""
+    return _warp(image, eye_transform(left, right, size), size)
+
+
+def _warp(image, matrix, size):
     return cv2.warpAffine(to_gray(image), matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 

@@ -140,3 +140,49 @@ class AttentionGatedConv1D(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "kernel_size": self.kernel_size}
+
+
+def _bin_edges(size, n):
+    """SPP-net's bins of one axis: bin i covers [floor(i*size/n), ceil((i+1)*size/n)), never empty."""
+    return [(int(i * size // n), max(int(-(-(i + 1) * size // n)), int(i * size // n) + 1)) for i in range(n)]
+
+
+@keras.saving.register_keras_serializable(package="common")
+class SpatialPyramidPooling(keras.layers.Layer):
+    """Multi-scale spatial pyramid max pooling (He et al., SPP-net), per frame.
+
+    Each level n divides a feature map of a x a into n x n bins and keeps each bin's
+    maximum, so a map of any size becomes n*n*C numbers; the levels are concatenated.
+    Input (B, H, W, C) gives (B, sum(n^2) * C); input (B, T, H, W, C) gives one vector per
+    frame, (B, T, sum(n^2) * C): nested_lstm's MSPP-stand, which brings every 3D-conv
+    layer's output to a fixed size for its Temp-LSTM. A map smaller than n (a < n) reuses
+    pixels across neighbouring bins rather than leaving bins empty.
+    """
+
+    def __init__(self, levels=(2, 4, 8), **kwargs):
+        super().__init__(**kwargs)
+        levels = tuple(int(n) for n in levels)
+        if not levels or min(levels) < 1:
+            raise ValueError(f"pyramid levels must be positive integers, got {levels}")
+        self.levels = levels
+
+    def call(self, inputs):
+        height, width = inputs.shape[-3], inputs.shape[-2]
+        pooled = []
+        for n in self.levels:
+            rows = ops.stack([ops.max(inputs[..., a:b, :, :], axis=-3) for a, b in _bin_edges(height, n)], axis=-3)
+            bins = ops.stack([ops.max(rows[..., a:b, :], axis=-2) for a, b in _bin_edges(width, n)], axis=-2)
+            pooled.append(ops.reshape(bins, (*self._leading(inputs), n * n * inputs.shape[-1])))
+        return ops.concatenate(pooled, axis=-1)
+
+    def _leading(self, inputs):
+        shape = ops.shape(inputs)
+        return (shape[0],) if len(inputs.shape) == 4 else (shape[0], inputs.shape[1])
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) not in (4, 5):
+            raise ValueError(f"SpatialPyramidPooling needs (B, H, W, C) or (B, T, H, W, C), got {input_shape}")
+        return (*input_shape[:-3], sum(n * n for n in self.levels) * input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "levels": list(self.levels)}

@@ -17,6 +17,8 @@ LOADERS = {
     "ferg": "datasets.ferg",
     "samm": "datasets.samm",
     "mevie": "datasets.mevie",
+    "sasefe": "datasets.sasefe",
+    "oulu": "datasets.oulu",
 }
 
 

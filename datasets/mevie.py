@@ -22,16 +22,15 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from datasets import synthetic
 from datasets.base import Dataset, DatasetError, Provenance, empty_columns, from_columns, require_exists
 from datasets.samm import FRAME_CHOICES, face_square, read_csv, synthetic_frames, table_rows, wanted_frames
+from datasets.video import find_video, read_frames, write_video
 
 CLASS_NAMES = ["anger", "contempt", "disgust", "fear", "happiness", "surprise", "unclear"]
 ANNOTATION_COLUMNS = ("video", "subject", "onset", "apex", "offset", "emotion")
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 
 
 def load(path, size=48, frames="expression", crop="centre", centre_fraction=0.8) -> Dataset:
@@ -94,34 +93,6 @@ def load(path, size=48, frames="expression", crop="centre", centre_fraction=0.8)
     return from_columns("mevie", items, CLASS_NAMES, provenance, root)
 
 
-def find_video(root, name):
-    stem = Path(name).stem
-    for folder in (root / "videos", root):
-        for suffix in ((Path(name).suffix,) if Path(name).suffix else VIDEO_SUFFIXES):
-            candidate = folder / f"{stem}{suffix}"
-            if candidate.exists():
-                return candidate
-    return None
-
-
-def read_frames(video, wanted):
-    """{frame index: gray frame} for the wanted indices, decoding the video once from the start;
-    DatasetError when not even its first frame decodes."""
-    capture = cv2.VideoCapture(str(video))
-    found, index, last = {}, 0, max(wanted)
-    while capture.isOpened() and index <= last:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        if index in wanted:
-            found[index] = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-        index += 1
-    capture.release()
-    if index == 0:
-        raise DatasetError(video, "unreadable video (OpenCV decodes no frame of it)")
-    return found
-
-
 def write_synthetic(root, seed=0, n_clips=28, frames=9, face_size=96, frame_shape=(160, 200)) -> Path:
     """Write a MEVIEW-layout folder: one synthetic .avi per expression clip, and annotations.csv."""
     root = Path(root) / "MEVIEW"
@@ -131,16 +102,11 @@ def write_synthetic(root, seed=0, n_clips=28, frames=9, face_size=96, frame_shap
     clips, labels, subjects = synthetic.face_sequences(n_clips, drawable, frames=frames, size=face_size,
                                                        seed=seed, n_subjects=8, offset=True)
     clips = synthetic_frames(clips, frame_shape, rng)
-    height, width = frame_shape
     with open(root / "annotations.csv", "w", newline="") as f:
         out = csv.writer(f)
         out.writerow(["video", "subject", "onset", "apex", "offset", "emotion", "action_units"])
         for i, (clip, label, subject) in enumerate(zip(clips, labels, subjects)):
             name = f"{i + 1:02d}.avi"
-            writer = cv2.VideoWriter(str(root / "videos" / name), cv2.VideoWriter_fourcc(*"MJPG"), 25,
-                                     (width, height))
-            for frame in clip:
-                writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
-            writer.release()
+            write_video(clip, root / "videos" / name, fps=25)
             out.writerow([name, subject, 1, frames // 2, frames - 2, CLASS_NAMES[label], "12"])
     return root

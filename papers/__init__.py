@@ -15,6 +15,7 @@ PAPERS = {
     "crnn_candide": "Time-distributed CNN + BiLSTM + SVM head on CK+ clips, Candide-3 features",
     "cnn_webcam": "6-conv CNN, Adam vs RMSprop, HOG hybrid and a real-time webcam application",
     "acgrnn": "MTCNN faces, EfficientNetB3 + InceptionResNetV2 features fused by sum, attention conv GRU (RMSProp)",
+    "nested_lstm": "3D CNN + multi-scale pyramid pooling + Temp-LSTMs + Conv-LSTM, and its CNN / C3D / RNN baselines",
 }
 
 

@@ -12,11 +12,12 @@ from conftest import real_data
 from datasets import samm
 from datasets.fer2013 import CLASS_NAMES
 from datasets.synthetic import face_images
+from datasets.video import write_video
 from papers.cnn_webcam import app
 from papers.cnn_webcam.experiments import detect_faces
 from papers.cnn_webcam.hog import feature_length, hog_features
 from papers.cnn_webcam.model import build_model, conv_layer_names
-from papers.cnn_webcam.scenes import compose_frames, match_faces, moving_frames, write_video
+from papers.cnn_webcam.scenes import compose_frames, match_faces, moving_frames
 
 
 def test_cnn_has_six_convolutions_and_the_hybrid_takes_hog():

@@ -5,13 +5,11 @@ No webcam recording ships with the suite, so we compose one: 48x48 faces
 pasted at varied positions and sizes onto larger frames of smooth background
 clutter, one to three faces per frame (independent frames: the benchmark's), or
 one face gliding across one background (a video: for following faces between
-detections), and written with OpenCV's VideoWriter. `match_faces` tells which
+detections), and written by datasets.video.write_video. `match_faces` tells which
 detected boxes are faces that were placed, so false detections are not counted
 as faces found.
 """
 from __future__ import annotations
-
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -84,17 +82,3 @@ def _with_border(face, size):
     pad = int(round(0.15 * face.shape[0]))
     return cv2.resize(cv2.copyMakeBorder(face, pad, pad, pad, pad, cv2.BORDER_REFLECT), (size, size),
                       interpolation=cv2.INTER_LINEAR)
-
-
-def write_video(frames, path, fps=10):
-    """Gray frames -> a colour .avi (MJPG) or .mp4 (mp4v) that cv2.VideoCapture reads back."""
-    path = Path(path)
-    fourcc = cv2.VideoWriter_fourcc(*("mp4v" if path.suffix.lower() == ".mp4" else "MJPG"))
-    height, width = frames.shape[1:3]
-    writer = cv2.VideoWriter(str(path), fourcc, fps, (width, height))
-    if not writer.isOpened():
-        raise RuntimeError(f"OpenCV cannot write video {path}")
-    for frame in frames:
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
-    writer.release()
-    return path
