@@ -160,11 +160,15 @@ def test_the_tensorflow_path_trains_the_recipe_through_keras_fit(tmp_path):
     from common.experiment import RunContext
     fold = tiny_folds()[0]
     keras.utils.set_random_seed(fold.seed)
-    recipe = dataclasses.replace(tiny_recipe(), finish=lambda model, fold, config, ctx: {
-        "last_learning_rate": float(model.optimizer.learning_rate)})
+    rates = []
+
+    def learning_rate(config, epoch):
+        rates.append(tiny_recipe().learning_rate(config, epoch))
+        return rates[-1]
+    recipe = dataclasses.replace(tiny_recipe(), learning_rate=learning_rate)
     result = recipe.train_and_evaluate(fold, CONFIG, RunContext(tmp_path / "work", tmp_path))
     assert result.y_prob.shape == (len(fold.test), 3)
     np.testing.assert_allclose(result.y_prob.sum(axis=1), 1, rtol=1e-5)  # logits -> probabilities
-    assert result.extra["last_learning_rate"] == pytest.approx(0.005)  # the recipe's schedule, set per epoch
+    assert rates == [0.01, 0.01, 0.005]  # the recipe's schedule, set every epoch
     assert len(result.history["loss"]) == 3
     assert result.extra["selected_epoch"] == 1 + int(np.argmax(result.history["val_accuracy"]))
