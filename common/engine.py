@@ -39,6 +39,7 @@ Choices (where the two paths differ):
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -69,8 +70,9 @@ class ReplicaRecipe:
     augment(config, seed) -> Keras layer (or None) applied to training images in [0, 1].
     finish(model, fold, config, ctx) -> dict of extra metrics; called with the trained
         (best-epoch) model, e.g. to draw figures when ctx.first_fold.
-    Config keys read: epochs, batch_size, oversample (default False), patience
-    (early stopping on `monitor`, default none).
+    Config keys read: epochs, batch_size, oversample (default False), early_stopping_patience
+    (on `monitor`, default none), precision ("float32" default, or "mixed_bfloat16": bf16
+    compute with float32 weights, for an accelerator once a run shows accuracy unchanged).
     """
     build_model: Callable
     build_optimizer: Callable
@@ -86,7 +88,8 @@ class ReplicaRecipe:
 
     def train_and_evaluate(self, fold, config, ctx):
         """One fold through Keras fit: the TensorFlow path (the runner seeds the fold first)."""
-        model = self.build_model(fold, config)
+        with precision(config):
+            model = self.build_model(fold, config)
         model.compile(optimizer=self.build_optimizer(config), metrics=["accuracy"],
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=self.from_logits))
         batch = config["batch_size"]
@@ -96,8 +99,8 @@ class ReplicaRecipe:
         val = make_pipeline(to_float(fold.val.images), fold.val.labels, batch_size=EVAL_BATCH)
         clock = TrainingClock(batch)
         callbacks = [clock, keras.callbacks.LearningRateScheduler(lambda epoch: self.learning_rate(config, epoch))]
-        if config.get("patience"):
-            callbacks.append(keras.callbacks.EarlyStopping(self.monitor, patience=config["patience"],
+        if config.get("early_stopping_patience"):
+            callbacks.append(keras.callbacks.EarlyStopping(self.monitor, patience=config["early_stopping_patience"],
                                                            mode=MODES[self.monitor]))
         history, _ = fit(model, train, val, epochs=config["epochs"], work_dir=ctx.work_dir, monitor=self.monitor,
                          mode=MODES[self.monitor], callbacks=callbacks, verbose=2)
@@ -132,6 +135,17 @@ class TrainingClock(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.seconds += self.last - self.start
+
+
+@contextlib.contextmanager
+def precision(config):
+    """Build layers under the config's dtype policy (float32 unless it says otherwise)."""
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(config.get("precision", "float32"))
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
 
 
 def softmax(scores):
@@ -202,7 +216,8 @@ class Replica:
     @classmethod
     def build(cls, recipe, fold, config):
         keras.utils.set_random_seed(fold.seed)
-        model = recipe.build_model(fold, config)
+        with precision(config):
+            model = recipe.build_model(fold, config)
         augment = recipe.augment(config, fold.seed) if recipe.augment else None
         if augment is not None:
             augment.build((None, *fold.train.images.shape[1:], 1))
@@ -257,7 +272,7 @@ class Engine:
 
         self.recipe, self.replicas, self.config = recipe, replicas, config
         self.batch, self.epochs = config["batch_size"], config["epochs"]
-        self.patience = config.get("patience")
+        self.patience = config.get("early_stopping_patience")
         # Pad the replica axis to a multiple of the device count (copies of the last replica, discarded).
         devices = jax.devices()
         padded = replicas + [replicas[-1]] * (-len(replicas) % len(devices))

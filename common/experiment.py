@@ -69,6 +69,7 @@ class Experiment:
     smoke_config: dict = dataclasses.field(default_factory=dict)  # overrides for CI's synthetic run
     deviations: list[str] = dataclasses.field(default_factory=list)  # known departures from the paper
     loader_options: dict = dataclasses.field(default_factory=dict)
+    replica_recipe: object | None = None  # common.engine.ReplicaRecipe: on JAX all folds train as replicas together
 
     def resolved_config(self, smoke=False, overrides=None):
         return deep_merge(deep_merge(self.config, self.smoke_config if smoke else {}), overrides or {})

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 import datasets
 from common import report
+from common.engine import train_replicas, use_engine
 from common.experiment import RunContext, config_hash
 from common.metrics import classification_metrics
 from common.protocols import make_folds, summarize
@@ -60,9 +61,12 @@ def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=
     folds = make_folds(ds, config["protocol"], seed=config["seed"])
 
     run_dir = _new_run_dir(out_root / exp.paper / exp.name, work_root, key)
-    results = {}
-    for fold in tqdm(folds, desc=f"{exp.paper}/{exp.name}", unit="fold", file=sys.stderr):
-        results[fold.name] = _run_fold(exp, fold, config, work_root / fold.name, run_dir, smoke)
+    if use_engine(exp):  # JAX: every fold a replica of one compiled step (common/engine.py)
+        results = train_replicas(exp.replica_recipe, folds, config, work_root, run_dir, smoke)
+    else:
+        results = {}
+        for fold in tqdm(folds, desc=f"{exp.paper}/{exp.name}", unit="fold", file=sys.stderr):
+            results[fold.name] = _run_fold(exp, fold, config, work_root / fold.name, run_dir, smoke)
     summary = aggregate(results, ds.class_names)
     report.write_run(run_dir, exp, config, key, smoke, dataset_summary, ds, folds, results, summary)
     shutil.rmtree(work_root, ignore_errors=True)
