@@ -70,6 +70,7 @@ class ReplicaRecipe:
     augment(config, seed) -> Keras layer (or None) applied to training images in [0, 1].
     finish(model, fold, config, ctx) -> dict of extra metrics; called with the trained
         (best-epoch) model, e.g. to draw figures when ctx.first_fold.
+    training_part(fold, config) -> Dataset: what of fold.train to train on (default all of it).
     Config keys read: epochs, batch_size, oversample (default False), early_stopping_patience
     (on `monitor`, default none), precision ("float32" default, or "mixed_bfloat16": bf16
     compute with float32 weights, for an accelerator once a run shows accuracy unchanged).
@@ -80,6 +81,7 @@ class ReplicaRecipe:
     from_logits: bool  # the model outputs logits (softmax in the loss and after prediction)
     augment: Callable | None = None
     finish: Callable | None = None
+    training_part: Callable | None = None
     monitor: str = "val_accuracy"  # or val_loss
 
     def __post_init__(self):
@@ -88,6 +90,7 @@ class ReplicaRecipe:
 
     def train_and_evaluate(self, fold, config, ctx):
         """One fold through Keras fit: the TensorFlow path (the runner seeds the fold first)."""
+        fold = self.trained_fold(fold, config)
         with precision(config):
             model = self.build_model(fold, config)
         model.compile(optimizer=self.build_optimizer(config), metrics=["accuracy"],
@@ -106,6 +109,10 @@ class ReplicaRecipe:
                          mode=MODES[self.monitor], callbacks=callbacks, verbose=2)
         scores = predict(model, make_pipeline(to_float(fold.test.images), batch_size=EVAL_BATCH))
         return self.fold_result(model, fold, config, ctx, history, scores, clock.seconds, clock.images)
+
+    def trained_fold(self, fold, config):
+        """The fold with its training part as `training_part` makes it."""
+        return fold if self.training_part is None else dataclasses.replace(fold, train=self.training_part(fold, config))
 
     def fold_result(self, model, fold, config, ctx, history, scores, seconds, images):
         """FoldResult with the selected epoch's train / val loss and accuracy as extra metrics."""
@@ -215,6 +222,7 @@ class Replica:
 
     @classmethod
     def build(cls, recipe, fold, config):
+        fold = recipe.trained_fold(fold, config)
         keras.utils.set_random_seed(fold.seed)
         with precision(config):
             model = recipe.build_model(fold, config)
