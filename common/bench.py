@@ -7,6 +7,8 @@ comparison, "comparison": {"ours": ..., "theirs": ..., "ratio": ...}.
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -115,7 +117,7 @@ def engine_benchmark(recipe, config, *, image_size, num_classes, quick, caller):
     from datasets.base import Dataset, Provenance
 
     on_cpu = jax.default_backend() == "cpu"
-    n = (128 if quick else 256) if on_cpu else (2048 if quick else 8192)
+    n = (64 if quick else 128) if on_cpu else (2048 if quick else 8192)  # a CPU is 100x slower
     counts = (1, 2) if quick else ((1, 2, 4) if on_cpu else (1, 5, 15, 30))
     rng = np.random.default_rng(0)
     ds = Dataset("synthetic", rng.integers(0, 256, (n, image_size, image_size), dtype=np.uint8),
@@ -130,24 +132,27 @@ def engine_benchmark(recipe, config, *, image_size, num_classes, quick, caller):
         positions, active = engine.epoch_order(0, state["stopped"])
         args = [jax.device_put(a, engine.split) for a in (positions, active, np.full(engine.n, 1e-3, np.float32))]
         seconds = []
-        for _ in range(3):  # the first call compiles
+        for _ in range(2):  # the first call compiles
             start = time.perf_counter()
             variables, loss, _ = engine.train_epoch(state["variables"], *args, engine.pool, engine.train_index,
                                                     engine.train_labels)
             np.asarray(loss)
             seconds.append(time.perf_counter() - start)
             state["variables"] = variables
-        epoch_seconds = min(seconds[1:])
+        epoch_seconds = seconds[1]
         steps = int(engine.steps[0])
         if flops is None:
             flops = _step_flops(engine, state)
+        print(f"engine bench: {count} replicas, {steps} steps of {engine.batch}: compile + epoch {seconds[0]:.1f}s, "
+              f"epoch {epoch_seconds:.2f}s", file=sys.stderr, flush=True)
         images_per_replica = steps * engine.batch / epoch_seconds
         rows[count] = {"step_ms": 1000 * epoch_seconds / steps, "images_per_s_per_replica": images_per_replica,
                        "images_per_s_total": images_per_replica * engine.n, "epoch_seconds": epoch_seconds,
                        "compile_seconds": seconds[0] - epoch_seconds}
     device = jax.devices()[0].device_kind
     peak = next((p[precision] for name, p in PEAK_FLOPS.items() if name in device), None)
-    figures = {"params": int(engine.model.count_params()), "train_step_gflops_per_replica": flops / 1e9 if flops else None,
+    figures = {"load_average_1min": os.getloadavg()[0],  # a shared machine slows every figure
+               "params": int(engine.model.count_params()), "train_step_gflops_per_replica": flops / 1e9 if flops else None,
                "devices": len(jax.devices()), "peak_tflops": peak / 1e12 if peak else None}
     for count, row in rows.items():
         speed_up = count * rows[1]["epoch_seconds"] / row["epoch_seconds"]
@@ -179,9 +184,7 @@ def _step_flops(engine, state):
 def _in_jax_subprocess(caller, quick):
     """Run benchmark `caller` ("module:function") under KERAS_BACKEND=jax; its record, or why not."""
     import importlib.util
-    import os
     import subprocess
-    import sys
     if importlib.util.find_spec("jax") is None:
         return {"what": f"{caller}: JAX is not installed, not measured", "figures": {}}
     module, function = caller.split(":")

@@ -10,9 +10,10 @@ probabilities). Two ways run it:
   replica with its own initial weights (built under its own seed), data order,
   augmentation stream, train / validation split, learning-rate state and best epoch
   on its own validation data. One step is `jax.vmap` over the Keras model's
-  `stateless_call` and the optimizer's `stateless_apply`; an epoch is one compiled
-  `lax.scan` over its steps. The uint8 images are uploaded once (deduplicated over
-  folds); batches are gathered, converted and augmented on the device. The host
+  `stateless_call` and the optimizer's `stateless_apply`; on an accelerator an epoch is
+  one compiled `lax.scan` over its steps (on a CPU a loop over the compiled step). The
+  uint8 images are uploaded once (deduplicated over folds); batches are gathered,
+  converted and augmented on the device. The host
   only draws each epoch's order (one small upload per epoch) and reads the
   validation scores.
 
@@ -346,7 +347,7 @@ class Engine:
             kept = jax.tree_util.tree_map(lambda n, o: jnp.where(active, n, o), new, variables)
             return kept, (loss, correct)
 
-        step = jax.vmap(replica_step, in_axes=(0, 0, 0, 0, None, 0, 0))
+        step = over_replicas(replica_step, self.n, in_axes=(0, 0, 0, 0, None, 0, 0))
 
         def train_epoch(variables, positions, active, rate, pool, train_index, train_labels):
             # positions (R, S, B), active (R, S): scan over the S steps
@@ -366,9 +367,23 @@ class Engine:
             return jax.tree_util.tree_map(
                 lambda b, c: jnp.where(improved.reshape((-1,) + (1,) * (c.ndim - 1)), c, b), best, current)
 
-        # The old weights are not needed once an epoch is done (CPUs cannot donate buffers).
-        self.train_epoch = jax.jit(train_epoch, donate_argnums=0 if jax.default_backend() != "cpu" else ())
-        self.scores = jax.jit(jax.vmap(replica_scores, in_axes=(0, 0, 0, None)))
+        if jax.default_backend() == "cpu":
+            # XLA's CPU convolutions ran 10x slower inside a compiled loop (lax.scan) than at the top
+            # level (sdl_stn: 20 s against 2 s a step), so on a CPU the epoch loops over a compiled step.
+            one_step = jax.jit(step)
+
+            def step_by_step(variables, positions, active, rate, pool, train_index, train_labels):
+                losses, corrects = [], []
+                for s in range(positions.shape[1]):
+                    variables, (loss, correct) = one_step(variables, positions[:, s], active[:, s], rate, pool,
+                                                          train_index, train_labels)
+                    losses.append(loss)
+                    corrects.append(correct)
+                return variables, jnp.stack(losses, axis=1), jnp.stack(corrects, axis=1)
+            self.train_epoch = step_by_step
+        else:  # the old weights are not needed once an epoch is done
+            self.train_epoch = jax.jit(train_epoch, donate_argnums=0)
+        self.scores = jax.jit(over_replicas(replica_scores, self.n, in_axes=(0, 0, 0, None)))
         self.keep_best = jax.jit(keep_best)
         self.replica_step = replica_step  # for the benchmark's FLOP count
 
@@ -523,6 +538,19 @@ class Engine:
             variable.assign(np.asarray(value[i]))
         return self.recipe.fold_result(self.model, replica.fold, self.config, ctx, history, test_scores[i],
                                        float(state["train_seconds"]), int(state["train_images"][i]))
+
+
+def over_replicas(function, n, in_axes):
+    """`function` of one replica mapped over the leading replica axis: jax.vmap, except for a
+    single replica, which runs unbatched (XLA's CPU convolutions are slower batched, even over 1)."""
+    import jax
+    if n > 1:
+        return jax.vmap(function, in_axes=in_axes)
+
+    def single(*args):
+        first = [a if axis is None else jax.tree_util.tree_map(lambda x: x[0], a) for a, axis in zip(args, in_axes)]
+        return jax.tree_util.tree_map(lambda x: x[None], function(*first))
+    return single
 
 
 def cross_entropy(labels, scores, from_logits):

@@ -103,10 +103,9 @@ def jax_killed_and_resumed(tmp):
     return {"whole": whole, "resumed": resumed, "saves": saves}
 
 
-def jax_sharded(tmp):
+def jax_together(tmp):
     import jax
-    folds = tiny_folds()
-    return {"devices": len(jax.devices()), "sharded": train_group(folds, f"{tmp}/sharded", 3)}
+    return {"devices": len(jax.devices()), "together": train_group(tiny_folds(), f"{tmp}/together", 3)}
 
 
 def run_jax(function, tmp_path, env=None):
@@ -148,10 +147,10 @@ def test_a_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result(tmp
 
 
 def test_the_replica_axis_sharded_over_two_devices_gives_the_one_device_result(tmp_path):
-    one = run_jax("jax_together_and_one_at_a_time", tmp_path / "one")["together"]
-    two = run_jax("jax_sharded", tmp_path / "two", env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
-    assert two["devices"] == 2
-    for a, b in zip(one, two["sharded"]):  # 3 replicas padded to 4, split 2 + 2
+    one = run_jax("jax_together", tmp_path / "one")
+    two = run_jax("jax_together", tmp_path / "two", env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    assert (one["devices"], two["devices"]) == (1, 2)
+    for a, b in zip(one["together"], two["together"]):  # 3 replicas padded to 4, split 2 + 2
         assert_same_training(a, b, rtol=1e-4, atol=1e-5)
 
 
@@ -172,3 +171,21 @@ def test_the_tensorflow_path_trains_the_recipe_through_keras_fit(tmp_path):
     assert rates == [0.01, 0.01, 0.005]  # the recipe's schedule, set every epoch
     assert len(result.history["loss"]) == 3
     assert result.extra["selected_epoch"] == 1 + int(np.argmax(result.history["val_accuracy"]))
+
+
+def jax_runner_smoke(tmp):
+    """sdl_stn's FER2013 experiment on synthetic data through the runner: 2 repeats, 2 epochs, on the engine."""
+    import papers
+    from common.runner import run_experiment
+    exp = papers.experiments("sdl_stn")["fer2013"]
+    run_dir = run_experiment(exp, smoke=True, out_root=tmp, overrides={"epochs": 2, "protocol": {"repeats": 2}})
+    return {"metrics": json.loads((run_dir / "metrics.json").read_text()),
+            "figures": sorted(p.name for p in run_dir.glob("*.png"))}
+
+
+def test_the_runner_hands_a_recipe_experiment_to_the_engine_on_jax(tmp_path):
+    run = run_jax("jax_runner_smoke", tmp_path, env={"ENGINE_REPLICAS_PER_STEP": "2"})
+    assert run["metrics"]["backend"] == "jax"
+    assert run["metrics"]["metrics"]["accuracy"]["n"] == 2
+    assert run["metrics"]["metrics"]["selected_epoch"]["n"] == 2
+    assert {"saliency_maps.png", "sdl1_transforms.png"} <= set(run["figures"])  # the recipe's finish hook
