@@ -317,7 +317,6 @@ class Engine:
         self.pool = jax.device_put(pool.array(), self.whole)  # uint8, uploaded once
         self.train_index = jax.device_put(train_index, self.split)
         self.train_labels = jax.device_put(train_labels, self.split)
-        self.pool_size = len(pool.images)
 
         model, augment, optimizer, from_logits = self.model, self.augment, self.optimizer, recipe.from_logits
         rate_slot = self.rate_slot
