@@ -1,21 +1,24 @@
 # The suite's commands. The first use creates .venv/ and installs the pinned
-# dependencies (setup.cfg) into it; later uses reuse it.
-#   make test                     install if needed, run the tests
-#   make demo                     every paper's default experiments on synthetic data -> runs/demo/
+# dependencies (setup.cfg) into it; later uses reuse it. The suite wants an environment
+# of its own: its top-level packages are named `common`, `datasets` and `papers`.
+#   make test                     install if needed, lint (ruff), run the tests
+#   make demo                     one experiment per paper on synthetic data, a few minutes -> runs/demo/
+#   make demo-all                 every paper's default experiments on synthetic data -> runs/demo/
 #   make reproduce-<paper>        a paper's experiments on real data -> results/<paper>/
-#        DATA_DIR=../shared/datasets  DATASET=ckplus  EPOCHS=5  REPEATS=3  EXPERIMENT=ckplus_subject_10fold
+#        DATA_DIR=/data  DATASET=ckplus  EPOCHS=5  REPEATS=3  EXPERIMENT=ckplus_subject_10fold
+#        (DATA_DIR defaults to ../shared/datasets beside the checkout, see datasets/paths.py)
 #   make audit                    recompute what each paper's printed numbers imply -> results/audit.md
 #   make bench                    speed benchmarks -> results/bench/*.json
+#   make list                     papers and their experiments
 #   make clean                    remove the venv, caches and scratch runs (results/ stays)
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
-DATA_DIR ?= ../shared/datasets
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install test demo audit bench clean list
+.PHONY: install test lint demo demo-all audit bench clean list
 
 install: $(INSTALLED)
 
@@ -25,18 +28,24 @@ $(INSTALLED): setup.cfg pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $@
 
-test: install
+test: lint
 	$(PY) -m pytest -q
+
+lint: install
+	$(PY) -m ruff check .
 
 demo: install
 	$(PY) -m papers demo
+
+demo-all: install
+	$(PY) -m papers demo --all
 
 list: install
 	$(PY) -m papers list
 
 # The paper name is checked against the registry (papers/__init__.py) by the CLI.
 reproduce-%: install
-	$(PY) -m papers $* reproduce --data-dir $(DATA_DIR) \
+	$(PY) -m papers $* reproduce $(if $(DATA_DIR),--data-dir $(DATA_DIR)) \
 		$(if $(DATASET),--dataset $(DATASET)) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(REPEATS),--repeats $(REPEATS)) \
 		$(if $(EXPERIMENT),--experiment $(EXPERIMENT))
 
@@ -50,4 +59,4 @@ bench: install
 	$(PY) -m papers bench
 
 clean:
-	rm -rf $(VENV) cache runs .pytest_cache
+	rm -rf $(VENV) cache runs .pytest_cache .ruff_cache build dist *.egg-info

@@ -78,8 +78,8 @@ def pipeline_throughput(quick):
 def fer2013_load_seconds(quick):
     """Seconds to read and validate the real FER2013 CSV (skipped when it is not beside the checkout)."""
     import datasets
-    from common.runner import DEFAULT_DATA_DIR
-    path = DEFAULT_DATA_DIR / "fer2013" / "fer2013.csv.xz"
+    from datasets.paths import default_path
+    path = default_path("fer2013")
     if not path.exists():
         return {"what": f"FER2013 load: {path} not found, not measured", "figures": {}}
     start = time.perf_counter()

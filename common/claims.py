@@ -1,24 +1,31 @@
-"""A paper's claims file: every number it reports, in machine-readable form.
+"""A paper's claims file: every number it reports, as numbers, parsed and checked in one place.
 
-`load_claims` validates the schema (docs/CONTRACT.md) so that a typo fails
-loudly; `verdict` compares one reported number with what a run achieved.
+Each claim holds one number in one unit (fractions for rates; counts, losses and
+parameters in their own unit), a kind (point, lower or upper bound, range), what it
+measures (test, validation or training data, or the model itself) and the quote it
+was read from, kept as provenance only. `load_claims` rejects a file that breaks the
+schema (docs/CONTRACT.md), naming the file and the claim, so that a typo or a
+percentage transcribed as 85 instead of 0.85 fails loudly instead of scoring.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import yaml
 
-REQUIRED_CLAIM_FIELDS = ("id", "source", "dataset", "metric", "reported", "printed")
-SECTIONS = ("claims", "summaries", "confusion_matrices", "per_class_tables", "model_summaries")
-DEFAULT_TOLERANCE = 0.02  # for a single run, where no CI exists: 2 points of accuracy
-INCONCLUSIVE_HALF_WIDTH = 0.10  # a CI of +-10 points or more contains almost any claim: it decides nothing
-
-REPRODUCED = "reproduced"
-BELOW = "not reproduced (below)"
-ABOVE = "not reproduced (above)"
-NOT_CHECKABLE = "not checkable"
-INCONCLUSIVE = "inconclusive (95% CI wider than +-10 points)"
+PAPERS_DIR = Path(__file__).resolve().parents[1] / "papers"
+SECTIONS = ("claims", "summaries", "confusion_matrices", "per_class_tables", "model_summaries", "skipped")
+REQUIRED = ("id", "source", "dataset", "metric", "reported", "printed", "unit")
+OPTIONAL = ("protocol", "measures", "kind", "experiment", "why_not_checkable", "by_construction", "other_protocol",
+            "quantity", "note", "runs", "test_items")
+KINDS = ("point", "lower_bound", "upper_bound", "range")
+MEASURES = ("test", "validation", "training", "model")
+# The values a unit allows: a fraction outside [0, 1] is a percentage transcribed as a number, and so on.
+UNIT_RANGES = {"fraction": (0.0, 1.0), "signed_fraction": (-1.0, 1.0), "count": (0, math.inf),
+               "parameters": (0, math.inf), "loss": (0.0, math.inf), "seconds": (0.0, math.inf),
+               "fps": (0.0, math.inf), "images_per_s": (0.0, math.inf)}
+INTEGER_UNITS = ("count", "parameters")
 
 
 class ClaimsError(ValueError):
@@ -26,43 +33,76 @@ class ClaimsError(ValueError):
 
 
 def load_claims(path):
+    """The claims file as a dict of its sections, every claim validated and its defaults filled in."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
         raise ClaimsError(f"{path}: not valid YAML: {error}") from None
-    if not isinstance(data, dict) or "claims" not in data:
+    if not isinstance(data, dict) or not isinstance(data.get("claims"), list):
         raise ClaimsError(f"{path}: needs a top-level mapping with a 'claims' list")
     for section in SECTIONS:
-        data.setdefault(section, [])
+        data[section] = data.get(section) or []
     ids = set()
     for claim in data["claims"]:
-        missing = [f for f in REQUIRED_CLAIM_FIELDS if f not in claim]
-        if missing:
-            raise ClaimsError(f"{path}: claim {claim.get('id', '?')} lacks {', '.join(missing)}")
+        _check_claim(path, claim)
         if claim["id"] in ids:
-            raise ClaimsError(f"{path}: claim id {claim['id']} appears twice")
+            raise ClaimsError(f"{path}: claim {claim['id']} appears twice")
         ids.add(claim["id"])
-        if claim.get("experiment") is None and not claim.get("why_not_checkable"):
-            raise ClaimsError(f"{path}: claim {claim['id']} has no experiment and no why_not_checkable")
     return data
 
 
-def verdict(reported, achieved, tolerance=None, unit="fraction"):
-    """Reproduced when the reported value lies in the achieved 95% CI (several runs), or within
-    `tolerance` of a single run; otherwise below / above (the achieved value relative to the paper).
-    Inconclusive when a fraction's CI is so wide that it would contain almost any claim."""
-    if achieved is None or achieved.get("mean") is None or not isinstance(reported, (int, float)):
-        return NOT_CHECKABLE
-    mean, (lo, hi), n = achieved["mean"], achieved["ci95"], achieved.get("n", 1)
-    if n <= 1 or lo == hi:
-        tol = DEFAULT_TOLERANCE if tolerance is None else tolerance
-        lo, hi = mean - tol, mean + tol
-    if lo <= reported <= hi:
-        return INCONCLUSIVE if unit == "fraction" and (hi - lo) / 2 >= INCONCLUSIVE_HALF_WIDTH else REPRODUCED
-    return BELOW if mean < reported else ABOVE
+def _check_claim(path, claim):
+    where = f"{path}: claim {claim.get('id', '?')}"
+    missing = [f for f in REQUIRED if f not in claim]
+    if missing:
+        raise ClaimsError(f"{where} lacks {', '.join(missing)}")
+    unknown = sorted(set(claim) - set(REQUIRED) - set(OPTIONAL))
+    if unknown:
+        raise ClaimsError(f"{where} has unknown field(s) {unknown}; known: {', '.join(REQUIRED + OPTIONAL)}")
+    claim.setdefault("kind", "point")
+    claim.setdefault("measures", default_measures(claim["metric"]))
+    claim.setdefault("experiment", None)
+    if claim["kind"] not in KINDS:
+        raise ClaimsError(f"{where}: kind {claim['kind']!r} is not one of {', '.join(KINDS)}")
+    if claim["measures"] not in MEASURES:
+        raise ClaimsError(f"{where}: measures {claim['measures']!r} is not one of {', '.join(MEASURES)}")
+    if claim["unit"] not in UNIT_RANGES:
+        raise ClaimsError(f"{where}: unit {claim['unit']!r} is not one of {', '.join(UNIT_RANGES)}")
+    values = claim["reported"] if claim["kind"] == "range" else [claim["reported"]]
+    if claim["kind"] == "range" and not (isinstance(values, list) and len(values) == 2 and values[0] <= values[1]):
+        raise ClaimsError(f"{where}: a range needs reported: [low, high], got {claim['reported']!r}")
+    low, high = UNIT_RANGES[claim["unit"]]
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ClaimsError(f"{where}: reported must be a number in unit {claim['unit']}, got {value!r} "
+                              f"(the quote belongs in `printed`)")
+        if not low <= value <= high:
+            raise ClaimsError(f"{where}: reported {value} is outside [{low}, {high}], the range of unit "
+                              f"{claim['unit']}" + (" (percentages are written as fractions)"
+                                                    if claim["unit"] == "fraction" else ""))
+        if claim["unit"] in INTEGER_UNITS and not float(value).is_integer():
+            raise ClaimsError(f"{where}: a {claim['unit']} must be a whole number, got {value}")
+    if claim["experiment"] is None and not claim.get("why_not_checkable"):
+        raise ClaimsError(f"{where} has no experiment and no why_not_checkable")
 
 
-def lookup(metrics: dict, name: str):
-    """A metric summary by name, e.g. 'accuracy' or 'per_class.happy.f1'."""
-    return metrics.get(name)
+def default_measures(metric):
+    """What a metric is measured on, from its name (train_accuracy -> training, ...)."""
+    if metric.startswith("train_"):
+        return "training"
+    if metric.startswith("val_"):
+        return "validation"
+    if metric.endswith("params"):
+        return "model"
+    return "test"
+
+
+def claims_path(paper):
+    return PAPERS_DIR / paper / "claims.yaml"
+
+
+def claims_of(paper):
+    """The parsed claims file of a paper, or None when it has none."""
+    path = claims_path(paper)
+    return load_claims(path) if path.exists() else None

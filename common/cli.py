@@ -1,101 +1,163 @@
 """The command line: `python -m papers ...` (the Makefile calls it).
 
     python -m papers list                          papers and their experiments
+    python -m papers sdl_stn --help                a paper's experiments, datasets and options
     python -m papers sdl_stn reproduce             the paper's default experiments on real data
-    python -m papers sdl_stn reproduce --experiment ckplus_subject --epochs 5
+    python -m papers sdl_stn reproduce --experiment ckplus_subject_10fold --epochs 5
     python -m papers sdl_stn smoke                 every experiment on synthetic data, tiny
     python -m papers audit [paper]                 recompute what the printed numbers imply
-    python -m papers demo                          every paper's default experiments, synthetic
+    python -m papers demo                          one experiment per paper on synthetic data (a few minutes)
+    python -m papers demo --all                    every paper's default experiments on synthetic data
     python -m papers bench [--quick]               benchmarks -> results/bench/
     python -m papers scoreboard                    rewrite results/README.md
     python -m papers rereport                      re-render reports after a claims fix
 
 The paper registry is passed in by `papers/__main__.py`, so `common` never imports `papers`.
+Keras and TensorFlow are imported by the commands that need them, never for help or listing.
+Options are checked before anything runs: counts must be positive, and a `--set` key the
+experiment's config does not have is an error that lists the keys it has.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
-import sys
 from pathlib import Path
 
 import yaml
 
-from common.runner import DEFAULT_DATA_DIR, DEFAULT_OUT, REPO
+from datasets.paths import DEFAULT_DATA_DIR, SUBPATHS
+
+REPO = Path(__file__).resolve().parents[1]
+PAPER_ACTIONS = {
+    "reproduce": "the paper's default experiments (or --experiment) on real data -> results/",
+    "smoke": "every experiment (or --experiment) on synthetic data with a tiny config -> runs/smoke/",
+    "audit": "recompute what the paper's printed numbers imply (no training)",
+}
+# Protocol keys that common.protocols.make_folds reads with a default, by protocol kind:
+# `--set protocol.<key>=...` may set them although the experiment's config leaves them out.
+PROTOCOL_DEFAULTED_KEYS = {
+    "official": {"repeats"},
+    "random_split": {"repeats", "fractions"},
+    "stratified_kfold": {"repeats", "k", "val_fraction"},
+    "subject_kfold": {"repeats", "k", "val_fraction"},
+    "holdout_then_kfold": {"repeats", "k", "test_fraction"},
+}
+# Counts and their least value, whether set by their own option or by --set.
+COUNT_KEYS = {"epochs": 1, "protocol.repeats": 1, "protocol.k": 2, "seed": 0}
 
 
-def build_parser(paper_names):
+def count(minimum):
+    """argparse type: an integer >= minimum (0 epochs or repeats would silently run the full recipe)."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+    return parse
+
+
+def key_value(text):
+    """argparse type: 'key=value' -> (key, value parsed as YAML so 3 is an int and [1, 2] a list, the text)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, yaml.safe_load(value), text
+
+
+def experiments_epilog(index, default_experiments):
+    """The paper's experiments and the datasets they read, for `python -m papers <paper> --help`."""
+    width = max(map(len, index)) + 1
+    lines = ["experiments (* = run by `reproduce` without --experiment):"]
+    for name, (dataset, title) in index.items():
+        mark = "*" if name in default_experiments else " "
+        lines.append(f"  {name + mark:{width}s} {dataset:8s} {title}")
+    used = dict.fromkeys(dataset for dataset, _ in index.values())
+    lines += ["", "datasets, under --data-dir (default {}):".format(DEFAULT_DATA_DIR)]
+    lines += [f"  {dataset:8s} {SUBPATHS[dataset]}" for dataset in used]
+    return "\n".join(lines)
+
+
+def build_parser(registry):
     parser = argparse.ArgumentParser(prog="python -m papers", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="\n".join(__doc__.split("\n\n")[1:2]))
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command",
+                                help="a paper (see `python -m papers <paper> --help`) or one of the suite's commands")
     sub.add_parser("list", help="list papers and experiments")
-    for name in paper_names:
-        paper = sub.add_parser(name, help=f"run {name}'s experiments")
-        paper.add_argument("action", choices=["reproduce", "smoke", "audit"])
-        paper.add_argument("--experiment", "-e", action="append",
-                           help="experiment name (repeatable); default: the paper's default experiments "
-                                "(reproduce) or all of them (smoke)")
-        paper.add_argument("--dataset", help="run the experiments on this dataset (a datasets loader name)")
+    for name, title in registry.PAPERS.items():
+        index = registry.experiment_index(name)
+        epilog = experiments_epilog(index, registry.paper_module(name).DEFAULT_EXPERIMENTS)
+        paper = sub.add_parser(name, help=title, description=f"{name}: {title}", epilog=epilog,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+        paper.add_argument("action", choices=list(PAPER_ACTIONS), metavar="action",
+                           help="; ".join(f"{a}: {what}" for a, what in PAPER_ACTIONS.items()))
+        paper.add_argument("--experiment", "-e", action="append", choices=list(index),
+                           metavar="NAME", help="experiment name (repeatable, listed below); default: the paper's "
+                           "default experiments (reproduce) or all of them (smoke)")
+        paper.add_argument("--dataset", choices=sorted({d for d, _ in index.values()}),
+                           help="run the experiments on this dataset")
         paper.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR),
                            help="folder holding the datasets in their usual sub-paths (default: %(default)s)")
         paper.add_argument("--data-path", help="the dataset file or folder itself (overrides --data-dir)")
-        paper.add_argument("--epochs", type=int, help="override the number of training epochs")
-        paper.add_argument("--repeats", type=int, help="override the number of repeated runs")
-        paper.add_argument("--folds", type=int, help="override k of a k-fold protocol")
-        paper.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                           help="override any config value, e.g. --set batch_size=64 --set protocol.k=5")
+        paper.add_argument("--epochs", type=count(COUNT_KEYS["epochs"]), help="override the number of training epochs")
+        paper.add_argument("--repeats", type=count(COUNT_KEYS["protocol.repeats"]),
+                           help="override the number of repeated runs")
+        paper.add_argument("--folds", type=count(COUNT_KEYS["protocol.k"]), help="override k of a k-fold protocol")
+        paper.add_argument("--seed", type=count(COUNT_KEYS["seed"]),
+                           help="override the seed of splits, initialisation and shuffling")
+        paper.add_argument("--set", action="append", default=[], type=key_value, metavar="KEY=VALUE",
+                           help="override a config value, e.g. --set batch_size=64 --set protocol.k=5 "
+                                "(an unknown key is an error that lists the known ones)")
         paper.add_argument("--out", help="results root (default: results/, smoke: runs/smoke/)")
     audit = sub.add_parser("audit", help="check every paper's printed numbers against each other")
-    audit.add_argument("paper", nargs="?", choices=paper_names)
-    demo = sub.add_parser("demo", help="every paper's default experiments on synthetic data")
+    audit.add_argument("paper", nargs="?", choices=list(registry.PAPERS))
+    demo = sub.add_parser("demo", help="one experiment per paper on synthetic data, a few minutes "
+                                       "(--all: every paper's default experiments)")
+    demo.add_argument("--all", action="store_true", help="every paper's default experiments (about 12 min on 2 cores)")
     demo.add_argument("--out", default=str(REPO / "runs" / "demo"))
     bench = sub.add_parser("bench", help="run the benchmarks, write results/bench/*.json")
     bench.add_argument("--quick", action="store_true", help="small inputs (for CI)")
     sub.add_parser("scoreboard", help="rewrite results/README.md from the newest runs")
     sub.add_parser("rereport", help="re-render every report under results/ with the current claims and verdict rules")
+    cleanup = sub.add_parser("cleanup", help="list (--remove: delete) unfinished run folders and work folders of killed runs")
+    cleanup.add_argument("--remove", action="store_true", help="delete them (those runs can no longer resume)")
+    cleanup.add_argument("--out", action="append", help="results root to scan (repeatable; default: results/ and runs/*)")
     return parser
 
 
-def overrides_from(args):
-    overrides = {}
-    pairs = [f"epochs={args.epochs}"] if args.epochs else []
-    pairs += [f"protocol.repeats={args.repeats}"] if args.repeats else []
-    pairs += [f"protocol.k={args.folds}"] if args.folds else []
-    for pair in pairs + args.set:
-        key, _, value = pair.partition("=")
-        if not _:
-            raise SystemExit(f"--set needs KEY=VALUE, got {pair!r}")
-        node = overrides
-        *parents, leaf = key.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = yaml.safe_load(value)
-    return overrides
-
-
 def main(argv, registry):
-    args = build_parser(list(registry.PAPERS)).parse_args(argv)
+    args = build_parser(registry).parse_args(argv)
     if args.command == "list":
         for name, title in registry.PAPERS.items():
             module = registry.paper_module(name)
             print(f"{name}: {title}")
-            for exp in module.EXPERIMENTS.values():
-                default = " (default)" if exp.name in module.DEFAULT_EXPERIMENTS else ""
-                print(f"    {exp.name:28s} {exp.dataset:9s} {exp.title}{default}")
+            for exp_name, (dataset, exp_title) in registry.experiment_index(name).items():
+                default = " (default)" if exp_name in module.DEFAULT_EXPERIMENTS else ""
+                print(f"    {exp_name:28s} {dataset:9s} {exp_title}{default}")
         return 0
     if args.command == "audit" or getattr(args, "action", None) == "audit":
-        return run_audit([args.paper] if getattr(args, "paper", None) else list(registry.PAPERS))
+        one = args.command if args.command != "audit" else args.paper  # `<paper> audit` or `audit [paper]`
+        return run_audit([one] if one else list(registry.PAPERS), registry)
     if args.command == "rereport":
         from common.report import rewrite_run, write_scoreboard
+        from common.runner import DEFAULT_OUT
         for path in sorted(DEFAULT_OUT.glob("*/*/*/metrics.json")):
             record = json.loads(path.read_text())
             rewrite_run(path.parent, registry.experiments(record["paper"])[record["experiment"]])
             print(f"re-rendered {path.parent}")
         print(write_scoreboard(DEFAULT_OUT))
         return 0
+    if args.command == "cleanup":
+        from common.runner import cleanup
+        cleanup(args.out, remove=args.remove)
+        return 0
     if args.command == "scoreboard":
         from common.report import write_scoreboard
+        from common.runner import DEFAULT_OUT
         print(write_scoreboard(DEFAULT_OUT))
         return 0
     if args.command == "bench":
@@ -106,65 +168,131 @@ def main(argv, registry):
         records = run_benchmarks(benchmarks, quick=args.quick)
         return 1 if any(r["status"] == "failed" for r in records) else 0  # "skipped" (e.g. no `fer`) is not a failure
     if args.command == "demo":
-        return run_demo(registry, Path(args.out))
+        return run_demo(registry, Path(args.out), every_default=args.all)
     return run_paper(registry, args)
 
 
+def override_pairs(args):
+    """[(the option it came from, dotted key, value)] of --epochs, --repeats, --folds, --seed and --set."""
+    pairs = [(f"--{option}", key, getattr(args, option))
+             for option, key in (("epochs", "epochs"), ("repeats", "protocol.repeats"), ("folds", "protocol.k"),
+                                 ("seed", "seed")) if getattr(args, option) is not None]
+    return pairs + [(f"--set {text}", key, value) for key, value, text in args.set]
+
+
+def config_keys(config, prefix=""):
+    """Every dotted key of a nested config, branches and leaves ('model', 'model.fc_units', ...)."""
+    keys = []
+    for key, value in config.items():
+        keys.append(prefix + key)
+        if isinstance(value, dict):
+            keys += config_keys(value, f"{prefix}{key}.")
+    return keys
+
+
+def overrides_for(exp, pairs, smoke):
+    """The nested overrides dict of `pairs` for `exp`; SystemExit naming the option when a key is unknown."""
+    config = exp.resolved_config(smoke)
+    known = set(config_keys(config))
+    known |= {f"protocol.{k}" for k in PROTOCOL_DEFAULTED_KEYS.get(config["protocol"]["kind"], ())}
+    overrides = {}
+    for option, key, value in pairs:
+        if key not in known:
+            raise SystemExit(f"{option}: {exp.paper}/{exp.name} has no config key {key!r} "
+                             f"(protocol: {config['protocol']['kind']}). Known keys: {', '.join(sorted(known))}")
+        least = COUNT_KEYS.get(key)
+        if least is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+            raise SystemExit(f"{option}: {key} must be an integer of at least {least}, got {value!r}")
+        node = overrides
+        *parents, leaf = key.split(".")
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = value
+    return overrides
+
+
 def run_paper(registry, args):
-    from common.runner import run_experiment
     module = registry.paper_module(args.command)
     smoke = args.action == "smoke"
-    names = args.experiment or (list(module.EXPERIMENTS) if smoke else module.DEFAULT_EXPERIMENTS)
+    index = registry.experiment_index(args.command)
+    names = args.experiment or (list(index) if smoke else module.DEFAULT_EXPERIMENTS)
     if args.dataset:
-        names = [n for n in module.EXPERIMENTS if module.EXPERIMENTS[n].dataset == args.dataset and
+        names = [n for n, (dataset, _) in index.items() if dataset == args.dataset and
                  (not args.experiment or n in args.experiment)]
         if not names:
-            raise SystemExit(f"{args.command} has no experiment on dataset {args.dataset!r}")
-    unknown = [n for n in names if n not in module.EXPERIMENTS]
-    if unknown:
-        raise SystemExit(f"unknown experiment(s) {unknown}; {args.command} has: {', '.join(module.EXPERIMENTS)}")
-    out = args.out or (REPO / "runs" / "smoke" if smoke else DEFAULT_OUT)
-    for name in names:
-        run_dir = run_experiment(module.EXPERIMENTS[name], args.data_dir, smoke=smoke, out_root=out,
-                                 overrides=overrides_from(args), data_path=args.data_path)
-        print_summary(run_dir)
-    return 0
+            raise SystemExit(f"{args.command}: no experiment {args.experiment} on dataset {args.dataset!r}")
+    experiments = [module.EXPERIMENTS[name] for name in names]
+    pairs = override_pairs(args)
+    overrides = [overrides_for(exp, pairs, smoke) for exp in experiments]  # all checked before any trains
+    out = args.out or (REPO / "runs" / "smoke" if smoke else None)
+    return run_all(zip(experiments, overrides), smoke=smoke, out_root=out, data_dir=args.data_dir,
+                   data_path=args.data_path)
 
 
-def run_demo(registry, out):
-    from common.runner import run_experiment
+def run_demo(registry, out, every_default=False):
+    """A first contact: one experiment per paper on synthetic data, the paper's DEMO_EXPERIMENT
+    (default: its first default experiment); every_default: all its default experiments."""
+    chosen = []
     for paper in registry.PAPERS:
         module = registry.paper_module(paper)
-        for name in module.DEFAULT_EXPERIMENTS:
-            print_summary(run_experiment(module.EXPERIMENTS[name], smoke=True, out_root=out))
+        demo = getattr(module, "DEMO_EXPERIMENT", module.DEFAULT_EXPERIMENTS[0])
+        chosen += [(paper, name) for name in (module.DEFAULT_EXPERIMENTS if every_default else [demo])]
+    print("demo on synthetic faces, tiny configs: " + ", ".join(f"{p}/{n}" for p, n in chosen))
+    run_all(((registry.experiments(p)[n], {}) for p, n in chosen), smoke=True, out_root=out)
     print(f"reports and scoreboard: {out}/README.md")
     return 0
 
 
+def run_all(experiments_and_overrides, *, smoke, out_root, data_dir=None, data_path=None):
+    """Run each experiment in turn, each fold's training output under a header naming it."""
+    from common.runner import run_experiment
+    for exp, overrides in experiments_and_overrides:
+        print(f"\n=== {exp.paper} / {exp.name}: {exp.title}" + (" (synthetic data)" if smoke else ""), flush=True)
+        run_dir = run_experiment(dataclasses.replace(exp, train_and_evaluate=announcing_folds(exp)), data_dir,
+                                 smoke=smoke, out_root=out_root, overrides=overrides, data_path=data_path)
+        print_summary(run_dir)
+    return 0
+
+
+def announcing_folds(exp):
+    """exp.train_and_evaluate, printing first which paper, experiment and fold the output below is of."""
+    def train_and_evaluate(fold, config, ctx):
+        print(f"\n--- {exp.paper} / {exp.name} / {fold.name}: {len(fold.train)} train, {len(fold.val)} val, "
+              f"{len(fold.test)} test", flush=True)
+        return exp.train_and_evaluate(fold, config, ctx)
+    return train_and_evaluate
+
+
 def print_summary(run_dir):
-    record = json.loads((Path(run_dir) / "metrics.json").read_text())
-    acc = record["metrics"]["accuracy"]
-    print(f"{record['paper']}/{record['experiment']}: accuracy {acc['mean']:.4f} "
-          f"95% CI [{acc['ci95'][0]:.4f}, {acc['ci95'][1]:.4f}] n={acc['n']} -> {run_dir}/report.md")
-    if record["smoke"]:  # synthetic data checks no claim: one line, not one per claim
-        print(f"    {len(record['claims'])} claims: not checkable on synthetic data")
-        return
-    for claim in record["claims"]:
-        print(f"    {claim['id']}: {claim['verdict']}")
+    from common.record import RunRecord
+    from common.report import achieved
+    record = RunRecord.read(run_dir)
+    print(f"{record.paper}/{record.experiment}: accuracy {achieved(record.metrics['accuracy'])} -> {run_dir}/report.md")
+    if record.degenerate:
+        print("    DEGENERATE RUN: " + "; ".join(f"{fold}: {', '.join(why)}" for fold, why in record.degenerate.items()))
+    verdicts = {}
+    for claim in record.claims:
+        verdicts.setdefault(claim["verdict"], []).append(claim["id"])
+    for verdict, ids in verdicts.items():
+        print(f"    {verdict}: {len(ids)} claim(s) ({', '.join(ids[:4])}{', ...' if len(ids) > 4 else ''})")
 
 
-def run_audit(papers):
-    from common.audit import audit, to_markdown
-    from common.claims import load_claims
-    from common.report import claims_path
-    sections, inconsistent, everything = [], 0, {}
+def run_audit(papers, registry):
+    """The shared checks on every paper's claims file, plus a paper's own (its module's AUDIT, where the
+    paper prints something only it can check, such as acgrnn's Fig. 7 against its Table 1)."""
+    from common.audit import IMPLAUSIBLE, INCONSISTENT, audit, to_markdown
+    from common.claims import claims_path, load_claims
+    from common.runner import DEFAULT_OUT
+    sections, inconsistent, implausible, everything = [], 0, 0, {}
     for paper in papers:
         path = claims_path(paper)
         if not path.exists():
             sections.append(f"## {paper}: no claims file yet\n")
             continue
-        findings = audit(load_claims(path))
-        inconsistent += sum(not f.consistent for f in findings)
+        claims = load_claims(path)
+        findings = audit(claims) + getattr(registry.paper_module(paper), "AUDIT", lambda claims: [])(claims)
+        inconsistent += sum(f.severity == INCONSISTENT for f in findings)
+        implausible += sum(f.severity == IMPLAUSIBLE for f in findings)
         everything[paper] = [vars(f) for f in findings]
         sections.append(to_markdown(paper, findings))
     text = "# Claims audit\n\nEach row recomputes a number the paper printed from its other printed numbers.\n\n" + "\n".join(sections)
@@ -174,5 +302,6 @@ def run_audit(papers):
         out.write_text(text)
         (DEFAULT_OUT / "audit.json").write_text(json.dumps(everything, indent=1))
     print(text)
-    print(f"{inconsistent} inconsistencies found" + (f"; written to {out}" if len(papers) > 1 else ""))
+    print(f"{inconsistent} inconsistencies and {implausible} implausible values found"
+          + (f"; written to {out}" if len(papers) > 1 else ""))
     return 0

@@ -130,6 +130,8 @@ class ReplicaRecipe:
 class TrainingClock(keras.callbacks.Callback):
     """Seconds spent in training batches only (no validation), and images they consumed."""
 
+    resume_state = ("seconds", "images")  # kept in fit's checkpoint, so a resumed run counts the epochs before
+
     def __init__(self, batch_size):
         super().__init__()
         self.batch_size, self.seconds, self.images = batch_size, 0.0, 0

@@ -28,6 +28,7 @@ class Fold:
     train: Dataset
     val: Dataset
     test: Dataset
+    test_index: np.ndarray | None = None  # the test items' indices in the prepared dataset (each counted once)
 
 
 @dataclasses.dataclass
@@ -49,11 +50,12 @@ class FoldResult:
     y_prob: np.ndarray  # (N, C) class scores (probabilities, or SVM margins)
     history: dict[str, list[float]] = dataclasses.field(default_factory=dict)  # per-epoch curves
     extra: dict[str, float] = dataclasses.field(default_factory=dict)  # more scalar metrics, aggregated with CI
-    train_seconds: float = 0.0
+    train_seconds: float = 0.0  # all of training, the sessions before an interruption included
     epochs: int = 0
     train_images: int = 0  # images seen in training (throughput = train_images / train_seconds)
     train_y_true: np.ndarray | None = None  # for the train confusion matrix, where a paper prints one
     train_y_prob: np.ndarray | None = None
+    resumed_from_epoch: int | None = None  # the epoch (from 1) training restarted at after a kill; None if never
 
 
 @dataclasses.dataclass
@@ -62,13 +64,16 @@ class Experiment:
     name: str
     title: str
     dataset: str  # a name in datasets.LOADERS
-    data_subpath: str  # where the dataset lies under --data-dir (../shared/datasets by default)
     config: dict  # plain data: protocol, model, training; hashed into the run id
     train_and_evaluate: Callable[[Fold, dict, RunContext], FoldResult]
     prepare: Callable[[Dataset, dict], Dataset] | None = None  # paper-specific preprocessing
     smoke_config: dict = dataclasses.field(default_factory=dict)  # overrides for CI's synthetic run
     deviations: list[str] = dataclasses.field(default_factory=list)  # known departures from the paper
     loader_options: dict = dataclasses.field(default_factory=dict)
+    # What the paper states of its recipe, by the labels of common.record.RECIPE_PATHS (epochs, repeats, folds,
+    # protocol, optimizer, learning_rate, batch_size, train_images); a field the paper leaves open is judged
+    # against this experiment's own config.
+    paper_recipe: dict = dataclasses.field(default_factory=dict)
     replica_recipe: object | None = None  # common.engine.ReplicaRecipe: on JAX all folds train as replicas together
 
     def resolved_config(self, smoke=False, overrides=None):

@@ -54,7 +54,7 @@ def make_folds(ds, protocol: dict, seed=0):
 
 def _fold(ds, name, index, seed, train, val, test):
     return Fold(name, index, seed, ds.subset(train, f"{ds.name}:train"), ds.subset(val, f"{ds.name}:val"),
-                ds.subset(test, f"{ds.name}:test"))
+                ds.subset(test, f"{ds.name}:test"), test_index=np.asarray(test))
 
 
 def random_split(labels, fractions, seed):
@@ -88,20 +88,20 @@ def _carve_validation(ds, train, fraction, seed, groups):
     return train[~is_val], train[is_val]
 
 
-def summarize(values, confidence=0.95):
-    """Mean, sample std and the t-distribution confidence interval of per-fold / per-repeat values."""
-    values = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
-    n = len(values)
-    if n == 0:
-        return {"mean": None, "std": None, "ci95": [None, None], "n": 0}
-    mean = float(values.mean())
-    if n == 1:
-        return {"mean": mean, "std": 0.0, "ci95": [mean, mean], "n": 1}
-    std = float(values.std(ddof=1))
-    return {"mean": mean, "std": std, "ci95": list(ci_from_mean_std(mean, std, n, confidence)), "n": n}
-
-
 def ci_from_mean_std(mean, std, n, confidence=0.95):
     """The confidence interval of a mean from its sample std and n (t-distribution)."""
     half = stats.t.ppf(0.5 + confidence / 2, n - 1) * std / np.sqrt(n)
     return float(mean - half), float(mean + half)
+
+
+def stratified_subsample(ds, limit, seed=0):
+    """At most `limit` items, drawn per (official split, class) so that both proportions are kept: a
+    CPU-affordable copy of a large dataset on which every protocol still has its parts."""
+    if not limit or len(ds) <= limit:
+        return ds
+    rng = np.random.default_rng(seed)
+    strata = ds.labels.astype(str) if ds.splits is None else np.char.add(ds.splits.astype(str), ds.labels.astype(str))
+    share = limit / len(ds)
+    keep = np.concatenate([rng.choice(np.flatnonzero(strata == s), max(1, int(round(share * (strata == s).sum()))),
+                                      replace=False) for s in np.unique(strata)])
+    return ds.subset(np.sort(keep))

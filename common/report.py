@@ -1,274 +1,370 @@
-"""Reports: results/<paper>/<experiment>/<run_id>/ and the scoreboard results/README.md.
+"""Renderings of run records: a run's report.md, a paper's runs index, and the scoreboard.
 
-A run folder holds report.md (claims table: reported, achieved mean and 95% CI,
-difference, verdict), metrics.json (fields fixed in SPEC.md), the config, the
-environment, plots and the deviations from the paper's protocol.
+Nothing here measures or decides: the numbers come from the run record
+(`common.record`), the verdicts from `common.verdicts`, the paper's numbers from its
+claims file (`common.claims`).
 """
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 
 from common import plots
-from common.claims import NOT_CHECKABLE, load_claims, verdict
-from common.training import environment
+from common.claims import claims_of
+from common.metrics import confusion_matrix
+from common.record import UNFINISHED, RunRecord, derive_deviations, recipe_fields
+from common.verdicts import DEGENERATE, MEANINGS, NOT_CHECKABLE, NOT_COMPARABLE, comparability_reasons, judge
 
-PAPERS_DIR = Path(__file__).resolve().parents[1] / "papers"
+# ---- one run ---------------------------------------------------------------------------------------
 
-
-def claims_path(paper):
-    return PAPERS_DIR / paper / "claims.yaml"
-
-
-def compare_claims(paper, experiment, metrics, smoke):
-    """Each claim this experiment checks, with the achieved summary and a verdict."""
-    path = claims_path(paper)
-    if not path.exists():
-        return []
-    rows = []
-    for claim in load_claims(path)["claims"]:
-        if claim.get("experiment") != experiment:
-            continue
-        achieved = metrics.get(claim["metric"])
-        row = {"id": claim["id"], "source": claim["source"], "metric": claim["metric"], "unit": claim.get("unit", "fraction"),
-               "printed": claim["printed"], "reported": claim["reported"], "achieved": achieved}
-        if smoke:
-            row["verdict"], row["why"] = NOT_CHECKABLE, "synthetic data (smoke run)"
-        elif achieved is None or achieved.get("mean") is None:
-            row["verdict"], row["why"] = NOT_CHECKABLE, f"this run produced no {claim['metric']}"
-        else:
-            row["verdict"] = verdict(claim["reported"], achieved, claim.get("tolerance"), row["unit"])
-            row["difference"] = achieved["mean"] - claim["reported"]
-        rows.append(row)
-    return rows
-
-
-def automatic_deviations(exp, config, dataset_summary):
-    """Deviations the runner can see: overridden settings and the data actually read."""
-    found = []
-    for key, value in _flatten(config).items():
-        paper_value = _flatten(exp.config).get(key)
-        if key in _flatten(exp.config) and paper_value != value:
-            found.append(f"`{key}` = {value} in this run; the experiment's paper recipe says {paper_value}.")
-    skipped = len(dataset_summary["skipped"])
-    found.append(f"Data read: {dataset_summary['total']} items from {dataset_summary['path']}"
-                 f"{f', {skipped} skipped (see metrics.json)' if skipped else ''}.")
-    return found
-
-
-def _flatten(d, prefix=""):
-    flat = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            flat.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            flat[f"{prefix}{k}"] = v
-    return flat
-
-
-def write_run(run_dir, exp, config, key, smoke, dataset_summary, ds, folds, results, summary):
+def write_run(run_dir, record, results=None, paper_tables=()):
+    """Judge the run's claims, write metrics.json, config, environment, figures and report.md."""
     run_dir = Path(run_dir)
-    metrics = summary["metrics"]
-    env = environment()
-    claims = compare_claims(exp.paper, exp.name, metrics, smoke)
-    deviations = ([f"Smoke run on synthetic data written in the {exp.dataset} layout: "
-                   "numbers check the pipeline, not the paper."] if smoke else [])
-    deviations += list(exp.deviations) + automatic_deviations(exp, config, dataset_summary)
-    first = next(iter(results.values()))
-    epochs = [r.epochs for r in results.values()]
-    train_seconds = float(sum(r.train_seconds for r in results.values()))
-    per_class = {c: {k: metrics[f"per_class.{c}.{k}"]["mean"] for k in ("precision", "recall", "f1")}
-                 for c in ds.class_names if f"per_class.{c}.precision" in metrics}
-    record = {
-        "paper": exp.paper, "experiment": exp.name, "title": exp.title, "run_id": run_dir.name,
-        "config_hash": key, "smoke": smoke, "written": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "dataset": exp.dataset, "dataset_summary": {k: v for k, v in dataset_summary.items() if k != "skipped"},
-        "skipped": dataset_summary["skipped"][:1000], "protocol": config["protocol"],
-        "backend": env["backend"], "device": env["device"], "epochs": max(epochs) if epochs else 0,
-        "epochs_per_fold": epochs, "train_seconds": train_seconds,
-        "metrics": metrics, "per_class": per_class, "confusion_matrix": summary["confusion_matrix"],
-        "class_names": list(ds.class_names),
-        "folds": [{"name": f.name, "train": len(f.train), "val": len(f.val), "test": len(f.test),
-                   "accuracy": summary["per_fold"][f.name]["accuracy"]} for f in folds],
-        "claims": [{k: row.get(k) for k in ("id", "metric", "reported", "printed", "unit", "achieved", "verdict", "why")}
-                   for row in claims],
-        "deviations": deviations, "config": config, "environment": env,
-    }
-    (run_dir / "metrics.json").write_text(json.dumps(record, indent=1, default=_json_default))
-    (run_dir / "config.json").write_text(json.dumps(config, indent=1))
-    (run_dir / "environment.json").write_text(json.dumps(env, indent=1))
-    _write_plots(run_dir, ds.class_names, results, summary)
-    (run_dir / "report.md").write_text(_markdown(record, exp, claims, run_dir))
+    record.run_id = run_dir.name
+    record.claims = judged_claims(record)
+    record.write(run_dir)
+    (run_dir / "config.json").write_text(json.dumps(record.config, indent=1))
+    (run_dir / "environment.json").write_text(json.dumps(record.environment, indent=1))
+    if results is not None:
+        _write_plots(run_dir, record, results)
+    (run_dir / "report.md").write_text(markdown(record, run_dir))
     write_scoreboard(run_dir.parents[2])
 
 
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
+def rewrite_run(run_dir, exp):
+    """Re-render a run from its metrics.json with the current claims, recipe and verdict rules (after a claim
+    is corrected, say): the measured numbers are not touched."""
+    record = RunRecord.read(run_dir)
+    record.recipe = recipe_fields(exp, record.config)
+    resumed = {f["name"]: f["resumed_from_epoch"] for f in record.folds if f.get("resumed_from_epoch")}
+    record.deviations = derive_deviations(exp, record.recipe, record.smoke, record.dataset_summary,
+                                          len(record.skipped), resumed)
+    record.claims = judged_claims(record)
+    record.write(run_dir)
+    (Path(run_dir) / "report.md").write_text(markdown(record, Path(run_dir)))
 
 
-def _write_plots(run_dir, class_names, results, summary):
-    plots.confusion(summary["confusion_matrix"], class_names, run_dir / "confusion_matrix.png",
-                    title=f"Test confusion, summed over {len(results)} fold(s)/run(s)")
+def judged_claims(record):
+    """The paper's claims that this run's experiment checks, each with the achieved summary and a verdict."""
+    claims = claims_of(record.paper)
+    rows = []
+    for claim in (claims or {}).get("claims", []):
+        if claim["experiment"] == record.experiment:
+            verdict, why = judge(claim, record)
+            rows.append({**_claim_fields(claim), "achieved": record.metrics.get(claim["metric"]),
+                         "verdict": verdict, "why": why})
+    return rows
+
+
+def _claim_fields(claim):
+    return {k: claim.get(k) for k in ("id", "source", "dataset", "metric", "measures", "kind", "reported", "unit",
+                                      "printed")}
+
+
+def _write_plots(run_dir, record, results):
+    names = record.class_names
+    plots.confusion(np.asarray(record.confusion_matrix), names, run_dir / "confusion_matrix.png",
+                    title=f"Test confusion, each of {record.test_items} test items once ({len(results)} run(s))")
     y_true = np.concatenate([r.y_true for r in results.values()])
     y_score = np.concatenate([r.y_prob for r in results.values()])
-    plots.roc_pr(y_true, y_score, class_names, run_dir / "roc.png", run_dir / "pr.png")
+    plots.roc_pr(y_true, y_score, names, run_dir / "roc.png", run_dir / "pr.png")
     histories = {name: r.history for name, r in results.items() if r.history}
     if histories:
         plots.training_curves(histories, run_dir / "training_curves.png")
     trained = [r for r in results.values() if r.train_y_true is not None]
     if trained:
-        from common.metrics import confusion_matrix
-        cm = np.sum([confusion_matrix(r.train_y_true, r.train_y_prob.argmax(1), len(class_names)) for r in trained], 0)
-        plots.confusion(cm, class_names, run_dir / "train_confusion_matrix.png", title="Training-set confusion")
+        cm = np.sum([confusion_matrix(r.train_y_true, r.train_y_prob.argmax(1), len(names)) for r in trained], 0)
+        plots.confusion(cm, names, run_dir / "train_confusion_matrix.png", title="Training-set confusion")
 
 
-def _fmt(value, unit="fraction"):
-    """Fractions as percentages; counts, losses and rates as plain numbers."""
-    if value is None:
-        return "-"
-    if unit != "fraction" or abs(value) > 1.5:
-        if float(value).is_integer():
-            return f"{value:,.0f}"
-        return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.4g}"
-    return f"{100 * value:.2f}%"
+def banner(record):
+    """The warning a report opens with when its numbers are not evidence for the paper."""
+    if record.smoke:
+        return ["> **Smoke run on synthetic data.** Its numbers check the pipeline; they say nothing about the "
+                "paper.", ""]
+    if record.degenerate:
+        return ["> **Degenerate run: its predictions carry no information**, so none of its numbers is evidence "
+                "for or against the paper. " + "; ".join(f"{fold}: {', '.join(why)}"
+                                                        for fold, why in record.degenerate.items()) + ".", ""]
+    differences = comparability_reasons({"dataset": record.dataset}, record)
+    if differences:
+        return [f"> **Not the paper's protocol** ({differences}). Its numbers are shown, not judged.", ""]
+    return []
 
 
-def _achieved(summary, unit="fraction"):
-    if not summary or summary.get("mean") is None:
-        return "-"
-    lo, hi = summary["ci95"]
-    if summary["n"] <= 1:
-        return f"{_fmt(summary['mean'], unit)} (1 run)"
-    return f"{_fmt(summary['mean'], unit)} [{_fmt(lo, unit)}, {_fmt(hi, unit)}] (n={summary['n']})"
-
-
-def _metric_unit(name, summary):
-    """A metric without a claim: losses are plain numbers; anything in 0..1.5 is a fraction."""
-    return "plain" if "loss" in name or abs(summary["mean"]) > 1.5 else "fraction"
-
-
-def _markdown(record, exp, claims, run_dir):
-    m = record["metrics"]
-    ds = record["dataset_summary"]
-    lines = [f"# {exp.title}", "",
-             f"Paper `{exp.paper}`, experiment `{exp.name}`, run `{record['run_id']}`"
-             f"{' (SMOKE RUN on synthetic data)' if record['smoke'] else ''}.", "",
-             f"- Dataset: `{record['dataset']}` at `{ds['path']}`: {ds['total']} items read"
-             f" ({len(record['skipped'])} skipped); splits {ds['splits']}.",
-             f"- Protocol: `{json.dumps(record['protocol'])}`; folds/runs: {len(record['folds'])}.",
-             f"- Device: {record['device']}, backend {record['backend']}; epochs per fold {record['epochs_per_fold']};"
-             f" training time {record['train_seconds']:.0f} s.",
-             ]
-    if "throughput_images_per_s" in m:
-        lines.append(f"- Training throughput: {m['throughput_images_per_s']['mean']:.1f} images/s on this device.")
+def markdown(record, run_dir):
+    m = record.metrics
+    ds = record.dataset_summary
+    lines = [f"# {record.title}", "", *banner(record),
+             f"Paper `{record.paper}`, experiment `{record.experiment}`, run `{record.run_id}`.", "",
+             f"- Dataset: `{record.dataset}` at `{ds['path']}`: {ds['total']} items read ({len(record.skipped)} "
+             f"skipped); splits {ds['splits']}; {record.test_items} distinct test items.",
+             f"- Protocol: `{json.dumps(record.protocol)}`; folds/runs: {len(record.folds)}.",
+             f"- Device: {record.device}, backend {record.backend}; epochs per fold {record.epochs_per_fold}; "
+             f"training time {record.train_seconds:.0f} s.",
+             f"- Provenance: {_provenance(record.provenance)}.", "",
+             "## Recipe: this run beside the paper's", "",
+             "| field | this run | judged against | whose |", "|---|---|---|---|"]
+    lines += [f"| {f['label']} | {_plain(f['run'])} | {_plain(f['target'])} | "
+              f"{'the paper' if f['source'] == 'paper' else 'our full recipe (the paper gives none)'} |"
+              for f in record.recipe]
     lines += ["", "## Claims: reported vs achieved", "",
-              "Achieved: mean [95% CI] over folds/runs. Verdict: *reproduced* when the reported value lies in the "
-              "achieved 95% CI (or within the stated tolerance of a single run).", "",
-              "| claim | source | metric | reported | achieved | difference | verdict |", "|---|---|---|---|---|---|---|"]
-    for row in claims:
-        diff = row.get("difference")
-        shown = "-" if diff is None else f"{100 * diff:+.2f} pts" if row["unit"] == "fraction" else f"{diff:+.3g}"
-        lines.append(f"| {row['id']} | {row['source']} | {row['metric']} | {row['printed']} | "
-                     f"{_achieved(row['achieved'], row['unit'])} | {shown} | "
-                     f"{row['verdict']}{' (' + row['why'] + ')' if row.get('why') else ''} |")
-    if not claims:
-        lines.append("| (no claim of the paper is checked by this experiment) | | | | | | |")
-    lines += ["", "## All metrics", "", "| metric | mean | std | 95% CI | n |", "|---|---|---|---|---|"]
+              "Achieved: mean [95% interval] (`common/intervals.py`: Wilson or bootstrap over test items for one "
+              "run, runs and test items combined for several). Verdicts as defined in "
+              "[the scoreboard](../../../README.md).", "",
+              "| claim | source | measures | reported | achieved | difference | verdict | quote |",
+              "|---|---|---|---|---|---|---|---|"]
+    for row in record.claims:
+        lines.append(f"| {row['id']} | {row['source']} | {row['measures']} {row['metric']} | {reported(row)} | "
+                     f"{achieved(row['achieved'], row['unit'])} | {_difference(row)} | {_verdict(row)} | "
+                     f"{_quote(row['printed'])} |")
+    if not record.claims:
+        lines.append("| (no claim of the paper is checked by this experiment) | | | | | | | |")
+    lines += ["", "## All metrics", "", "| metric | mean | std | 95% interval | n runs | interval from |",
+              "|---|---|---|---|---|---|"]
     for name, s in m.items():
         if name.startswith("per_class.") or s["mean"] is None:
             continue
-        unit = _metric_unit(name, s)
-        ci = f"[{_fmt(s['ci95'][0], unit)}, {_fmt(s['ci95'][1], unit)}]" if s["n"] > 1 else "- (1 run)"
-        lines.append(f"| {name} | {_fmt(s['mean'], unit)} | {_fmt(s['std'], unit)} | {ci} | {s['n']} |")
-    lines += ["", "## Per class (mean over folds/runs)", "", "| class | precision | recall | specificity | F1 | ROC AUC | PR AP |",
-              "|---|---|---|---|---|---|---|"]
-    for c in record["class_names"]:
-        get = lambda k: _fmt((m.get(f"per_class.{c}.{k}") or {}).get("mean"))
+        unit = metric_unit(name)
+        lines.append(f"| {name} | {fmt(s['mean'], unit)} | {fmt(s['std'], unit)} | {_interval(s, unit)} | {s['n']} | "
+                     f"{s.get('method', '')} |")
+    lines += ["", "## Per class (mean over folds/runs)", "",
+              "| class | precision | recall | specificity | F1 | ROC AUC | PR AP |", "|---|---|---|---|---|---|---|"]
+    for c in record.class_names:
+        get = lambda k: fmt((m.get(f"per_class.{c}.{k}") or {}).get("mean"))
         lines.append(f"| {c} | {get('precision')} | {get('recall')} | {get('specificity')} | {get('f1')} | "
                      f"{get('roc_auc')} | {get('pr_ap')} |")
-    lines += _paper_per_class_tables(exp, record)
-    names = record["class_names"]
-    lines += ["", "## Confusion matrix (test, summed over folds/runs; rows true, columns predicted)", "",
+    lines += _paper_per_class_tables(record)
+    names = record.class_names
+    lines += ["", f"## Confusion matrix (test; each of the {record.test_items} distinct test items counted once, "
+              "split over the runs that tested it; rows true, columns predicted)", "",
               "| true \\ predicted | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-    for name, row in zip(names, record["confusion_matrix"]):
-        lines.append(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
-    lines += ["", "## Figures", ""]
-    lines += [f"![{p.stem}]({p.name})" for p in sorted(run_dir.glob("*.png"))]
-    lines += ["", "## Deviations from the paper's protocol", ""] + [f"- {d}" for d in record["deviations"]]
-    lines += ["", "## Per fold / run", "", "| fold | train | val | test | accuracy |", "|---|---|---|---|---|"]
-    lines += [f"| {f['name']} | {f['train']} | {f['val']} | {f['test']} | {_fmt(f['accuracy'])} |" for f in record["folds"]]
-    lines += ["", "## Environment", "", "```", json.dumps(record["environment"], indent=1), "```",
+    for name, row in zip(names, record.confusion_matrix):
+        lines.append(f"| {name} | " + " | ".join(_count(v) for v in row) + " |")
+    lines += ["", "## Figures", ""] + [f"![{p.stem}]({p.name})" for p in sorted(run_dir.glob("*.png"))]
+    lines += ["", "## Deviations from the paper's protocol", ""] + [f"- {d}" for d in record.deviations]
+    lines += ["", "## Per fold / run", "", "| fold | train | val | test | accuracy | epochs | resumed from epoch |",
+              "|---|---|---|---|---|---|---|"]
+    lines += [f"| {f['name']} | {f['train']} | {f['val']} | {f['test']} | {fmt(f['accuracy'])} | "
+              f"{f.get('epochs', '-')} | {f.get('resumed_from_epoch') or '-'} |" for f in record.folds]
+    lines += ["", "## Environment", "", "```", json.dumps(record.environment, indent=1), "```",
               "", "Config: `config.json`; every number above: `metrics.json`.", ""]
     return "\n".join(lines)
 
 
-def _paper_per_class_tables(exp, record):
+def _paper_per_class_tables(record):
     """The paper's printed per-class table for this dataset, beside ours."""
-    path = claims_path(exp.paper)
-    if not path.exists():
-        return []
+    claims = claims_of(record.paper)
     lines = []
-    for table in load_claims(path)["per_class_tables"]:
-        if table.get("dataset") != exp.dataset:
+    for table in (claims or {}).get("per_class_tables", []):
+        if table.get("dataset") != record.dataset:
             continue
         lines += ["", f"### Beside the paper's {table['source']} ({table['id']})", "",
                   "| class | paper P | ours P | paper R | ours R | paper F1 | ours F1 | paper support | our test support |",
                   "|---|---|---|---|---|---|---|---|---|"]
-        supports = dict(zip(record["class_names"], np.sum(record["confusion_matrix"], axis=1).tolist()))
+        supports = dict(zip(record.class_names, np.sum(record.confusion_matrix, axis=1).tolist()))
         for cls, row in table["rows"].items():
-            ours = record["per_class"].get(cls, {})
-            lines.append(f"| {cls} | {_fmt(row.get('precision'))} | {_fmt(ours.get('precision'))} | "
-                         f"{_fmt(row.get('recall'))} | {_fmt(ours.get('recall'))} | {_fmt(row.get('f1'))} | "
-                         f"{_fmt(ours.get('f1'))} | {row.get('support', '-')} | {supports.get(cls, '-')} |")
+            ours = record.per_class.get(cls, {})
+            lines.append(f"| {cls} | {fmt(row.get('precision'))} | {fmt(ours.get('precision'))} | "
+                         f"{fmt(row.get('recall'))} | {fmt(ours.get('recall'))} | {fmt(row.get('f1'))} | "
+                         f"{fmt(ours.get('f1'))} | {row.get('support', '-')} | {_count(supports.get(cls, 0))} |")
     return lines
 
 
-def rewrite_run(run_dir, exp):
-    """Re-render a run's report from its metrics.json with the current claims file and verdict
-    rules (after a claim is corrected, say): the measured numbers are not touched."""
-    run_dir = Path(run_dir)
-    record = json.loads((run_dir / "metrics.json").read_text())
-    claims = compare_claims(exp.paper, exp.name, record["metrics"], record["smoke"])
-    record["claims"] = [{k: row.get(k) for k in ("id", "metric", "reported", "printed", "unit", "achieved", "verdict", "why")}
-                        for row in claims]
-    (run_dir / "metrics.json").write_text(json.dumps(record, indent=1, default=_json_default))
-    (run_dir / "report.md").write_text(_markdown(record, exp, claims, run_dir))
+# ---- numbers as text -----------------------------------------------------------------------------
+
+def metric_unit(name):
+    """A metric's unit from its name: proportions are fractions, the rest plain numbers."""
+    if "loss" in name:
+        return "loss"
+    if name.endswith("params"):
+        return "parameters"
+    if name in ("mcc", "accuracy_gain"):
+        return "signed_fraction"
+    if name.startswith("throughput"):
+        return "images_per_s"
+    if name.startswith("frames_") or name.endswith("_count"):
+        return "count"
+    return "fraction"
 
 
-def latest_runs(root):
-    """{(paper, experiment): metrics.json of its newest run} under a results root."""
-    newest = {}
+def fmt(value, unit="fraction"):
+    """Fractions as percentages; everything else as a plain number."""
+    if value is None:
+        return "-"
+    if unit in ("fraction", "signed_fraction"):
+        return f"{100 * value:.2f}%"
+    if float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.4g}"
+
+
+def _interval(summary, unit):
+    lo, hi = summary["ci95"]
+    return "-" if lo is None else f"[{fmt(lo, unit)}, {fmt(hi, unit)}]"
+
+
+def achieved(summary, unit="fraction"):
+    """'mean [lo, hi] (n runs)', both bounds in the mean's unit."""
+    if not summary or summary.get("mean") is None:
+        return "-"
+    runs = "1 run" if summary["n"] == 1 else f"n={summary['n']}"
+    lo = summary["ci95"][0]
+    interval = "" if lo is None else f" {_interval(summary, unit)}"
+    return f"{fmt(summary['mean'], unit)}{interval} ({runs})"
+
+
+def reported(row):
+    """The paper's number in the same unit as ours, marked as a bound or range where it is one."""
+    value, unit, kind = row["reported"], row["unit"], row.get("kind", "point")
+    if kind == "range":
+        return f"{fmt(value[0], unit)} to {fmt(value[1], unit)}"
+    return {"lower_bound": "≥ ", "upper_bound": "≤ "}.get(kind, "") + fmt(value, unit)
+
+
+def _difference(row):
+    summary = row["achieved"]
+    if not summary or summary.get("mean") is None or row.get("kind", "point") != "point":
+        return "-"
+    diff = summary["mean"] - row["reported"]
+    return f"{100 * diff:+.2f} pts" if row["unit"] in ("fraction", "signed_fraction") else f"{diff:+.4g}"
+
+
+def _verdict(row):
+    return f"{row['verdict']} ({row['why']})" if row.get("why") else row["verdict"]
+
+
+def _quote(text):
+    return f"\"{str(text).replace('|', '/')}\""
+
+
+def _count(value):
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
+def _plain(value):
+    return "all" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _provenance(p):
+    git = p.get("git") or {}
+    commit = f"commit {git['commit'][:10]}{' (dirty tree)' if git.get('dirty') else ''}" if git else "no git commit"
+    data = f"data sha256 {p['data_sha256'][:12]}" if p.get("data_sha256") else "data hash not recorded"
+    command = f"command `{p['command']}`" if p.get("command") else "command not recorded"
+    return f"{commit}; {command}; {data}" + (f" ({p['note']})" if p.get("note") else "")
+
+
+# ---- every run: the runs index and the scoreboard --------------------------------------------------
+
+def finished_runs(root):
+    """{(paper, experiment): [RunRecord, ...]} of the finished runs under a results root (a folder without
+    metrics.json, or still marked unfinished by the runner, is left out)."""
+    runs = {}
     for path in sorted(Path(root).glob("*/*/*/metrics.json")):
-        record = json.loads(path.read_text())
-        newest[(record["paper"], record["experiment"])] = (path.parent, record)
-    return newest
+        if (path.parent / UNFINISHED).exists():  # killed while its report was being written
+            continue
+        record = RunRecord.read(path.parent)
+        runs.setdefault((record.paper, record.experiment), []).append(record)
+    return runs
+
+
+def speaking_run(records):
+    """The most faithful finished run (then the newest among equals): a cut-down or smoke run never
+    displaces a more faithful one."""
+    return max(records, key=lambda r: r.faithfulness) if records else None
 
 
 def write_scoreboard(root):
-    """results/README.md: every paper's claims with the verdict of its newest run."""
+    """results/README.md: every claim of every paper with runs here, judged on the run that speaks for it;
+    and results/<paper>/RUNS.md, every run with its faithfulness."""
     root = Path(root)
-    lines = ["# Scoreboard", "", "The newest run of each experiment; each row is one claim of the paper. "
-             "Written by the suite after every run (`python -m papers scoreboard`).", "",
-             "Verdicts: *reproduced* = the paper's number lies in our 95% CI (or within the claim's tolerance of a "
-             "single run); *not reproduced (below/above)* = ours is below/above it; *inconclusive* = our CI is wider "
-             "than +-10 points, so it decides nothing; *not checkable* = data or detail unavailable. The audit of the "
-             "papers' own numbers: [audit.md](audit.md).", "",
-             "| paper | experiment | claim | reported | achieved (95% CI) | verdict | run |", "|---|---|---|---|---|---|---|"]
-    for (paper, experiment), (run_dir, record) in sorted(latest_runs(root).items()):
-        link = run_dir.relative_to(root) / "report.md"
-        smoke = " (smoke)" if record.get("smoke") else ""
-        if not record["claims"]:
-            acc = record["metrics"].get("accuracy")
-            lines.append(f"| {paper} | {experiment}{smoke} | accuracy (no claim) | - | {_achieved(acc)} | - | [{record['run_id']}]({link}) |")
-        for c in record["claims"]:
-            lines.append(f"| {paper} | {experiment}{smoke} | {c['id']} | {c.get('printed', c['reported'])} | {_achieved(c['achieved'], c.get('unit', 'fraction'))} | "
-                         f"{c['verdict']} | [{record['run_id']}]({link}) |")
+    runs = finished_runs(root)
+    papers = sorted({paper for paper, _ in runs})
+    lines = ["# Scoreboard", "",
+             "Every claim of each paper, judged on the most faithful finished run of its experiment (then the "
+             "newest). Every run, cut-down and smoke runs included, is listed in each paper's runs index. Written "
+             "by the suite after every run (`python -m papers scoreboard`); the audit of the papers' own numbers: "
+             "[audit.md](audit.md).", "", "Verdicts:", ""]
+    lines += [f"- *{verdict}*: {meaning}" for verdict, meaning in MEANINGS.items()]
+    lines += ["", "Reported and achieved are in one unit (rates as percentages, losses and counts as numbers); "
+              "achieved is the mean [95% interval] over runs and test items.", "",
+              "| paper | experiment | claim | measures | reported | achieved [95% interval] | verdict | epochs run/paper "
+              "| repeats run/paper | dataset run/paper | device | run |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    counts = {}
+    for paper in papers:
+        claims = claims_of(paper) or {"claims": []}
+        rows = []
+        for claim in claims["claims"]:
+            run = speaking_run(runs.get((paper, claim["experiment"]), []))
+            verdict, why = judge(claim, run)
+            rows.append((claim["experiment"] or "-", {**_claim_fields(claim), "verdict": verdict, "why": why,
+                                                      "achieved": run.metrics.get(claim["metric"]) if run else None},
+                         run))
+            counts.setdefault(paper, {}).setdefault(verdict, 0)
+            counts[paper][verdict] += 1
+        for (p, experiment), records in sorted(runs.items()):
+            if p == paper and experiment not in {c["experiment"] for c in claims["claims"]}:
+                run = speaking_run(records)
+                rows.append((experiment, {"id": "accuracy (no claim)", "measures": "test", "metric": "accuracy",
+                                          "reported": None, "unit": "fraction", "achieved": run.metrics.get("accuracy"),
+                                          "verdict": "-", "why": ""}, run))
+        # the claims a run can speak to first, those nothing here can check last
+        rows.sort(key=lambda row: row[1]["verdict"] == NOT_CHECKABLE)
+        lines += [_scoreboard_row(paper, experiment, row, run) for experiment, row, run in rows]
+        write_runs_index(root, paper, {e: r for (p, e), r in runs.items() if p == paper})
+    summary = ["", "| paper | " + " | ".join(MEANINGS) + " |", "|---" * (len(MEANINGS) + 1) + "|"]
+    summary += [f"| {paper} | " + " | ".join(str(counts.get(paper, {}).get(v, 0)) for v in MEANINGS) + " |"
+                for paper in papers]
+    at = lines.index("Verdicts:")
+    lines[at:at] = ["Claims per verdict:", *summary, ""]
     (root / "README.md").write_text("\n".join(lines) + "\n")
     return root / "README.md"
+
+
+def _scoreboard_row(paper, experiment, row, run):
+    shown = reported(row) if row["reported"] is not None else "-"
+    verdict = _verdict(row) if row["verdict"] != "-" else "-"
+    if run is None:
+        return (f"| {paper} | {experiment} | {row['id']} | {row['measures']} | {shown} | - | {verdict} | - | - | "
+                f"- / {row.get('dataset', '-')} | - | - |")
+    epochs, paper_epochs = run.recipe_value("epochs")
+    repeats, paper_repeats = run.recipe_value("repeats")
+    link = Path(run.paper) / run.experiment / run.run_id / "report.md"
+    return (f"| {paper} | {experiment} | {row['id']} | {row['measures']} | {shown} | "
+            f"{achieved(row['achieved'], row['unit'])} | {verdict} | {_plain(epochs)} / {_plain(paper_epochs)} | "
+            f"{_runs(run, 'run')} / {_runs(run, 'target')} | {run.dataset} / {row.get('dataset', run.dataset)} | {run.device} | "
+            f"[{run.run_id}]({link}) |")
+
+
+def _runs(run, side):
+    """'15' repeats, or '1 x 10 folds': the run's or the judged-against recipe's number of runs."""
+    fields = {f["label"]: f for f in run.recipe}
+    repeats = _plain(fields["repeats"][side]) if "repeats" in fields else "-"
+    folds = fields.get("folds")
+    if folds and folds[side] and (side == "run" or folds["source"] == "paper"):
+        return f"{repeats} × {folds[side]} folds"
+    return repeats
+
+
+def write_runs_index(root, paper, runs_by_experiment):
+    """results/<paper>/RUNS.md: every finished run, how faithful it is, and which one speaks."""
+    lines = [f"# {paper}: every run", "", "Each experiment's runs, newest first. *Speaks* marks the run the "
+             "scoreboard judges claims on (the most faithful, then the newest). Unfinished runs (a folder without "
+             "metrics.json) are not listed.", "",
+             "| experiment | run | speaks | faithfulness | accuracy [95% interval] | epochs | device | written |",
+             "|---|---|---|---|---|---|---|---|"]
+    for experiment, records in sorted(runs_by_experiment.items()):
+        speaking = speaking_run(records)
+        for r in sorted(records, key=lambda r: r.written, reverse=True):
+            status = ("smoke run (synthetic data)" if r.smoke else DEGENERATE + ": " + "; ".join(
+                ", ".join(w) for w in r.degenerate.values()) if r.degenerate else
+                f"{NOT_COMPARABLE}: {comparability_reasons({'dataset': r.dataset}, r)}"
+                if comparability_reasons({"dataset": r.dataset}, r) else "the paper's recipe")
+            lines.append(f"| {experiment} | [{r.run_id}]({experiment}/{r.run_id}/report.md) | "
+                         f"{'**yes**' if r is speaking else ''} | {status} | {achieved(r.metrics.get('accuracy'))} | "
+                         f"{r.epochs_per_fold and max(r.epochs_per_fold)} | {r.device} | {r.written} |")
+    path = Path(root) / paper / "RUNS.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")

@@ -3,13 +3,25 @@
 load -> prepare -> folds -> (seed, train, evaluate) per fold -> aggregate with 95% CI
 -> compare with the claims -> results/<paper>/<experiment>/<run_id>/.
 
-A fold that finished is saved under cache/train/<paper>/<experiment>/<config hash>/,
-and training inside a fold is backed up every epoch, so a killed run started again
-with the same config resumes where it stopped, into the same run folder. Once the
-report is written that work folder is removed, so a later run trains afresh.
+Resume. A run's work folder, cache/train/<paper>/<experiment>/<run key>/, holds each
+finished fold's result and the checkpoint of the fold in training
+(`common.training.Checkpoint`), so a killed run started again with the same command
+resumes where it stopped, into the same run folder, and ends with exactly the numbers
+of an uninterrupted run (on CPU). The run key covers everything that defines the run:
+paper, experiment, config (protocol included), smoke or not, the prepared data's hash
+(images, labels, splits, subjects, class names), the code version and the results root.
+A rerun that differs in any of them does not resume: it starts afresh under its own
+key, and says which interrupted run it did not resume and why. Once the report is
+written the work folder is removed, so a later run trains afresh, into a new folder.
+
+Until then the run folder holds an UNFINISHED file; the scoreboard reads only run
+folders with a metrics.json, and `python -m papers cleanup` lists (and with --remove
+deletes) unfinished run folders and leftover work folders.
 """
 from __future__ import annotations
 
+import json
+import os
 import pickle
 import shutil
 import sys
@@ -22,76 +34,122 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import datasets
+from common import record as run_record
 from common import report
 from common.engine import train_replicas, use_engine
+from common.evaluation import aggregate
 from common.experiment import RunContext, config_hash
-from common.metrics import classification_metrics
-from common.protocols import make_folds, summarize
-from common.training import distribution_scope, set_seed
+from common.protocols import make_folds
+from common.provenance import array_hash, code_version
+from common.training import distribution_scope, resumed_from_epoch, set_seed
+from datasets.paths import default_path
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA_DIR = REPO.parent / "shared" / "datasets"
 DEFAULT_OUT = REPO / "results"
 CACHE = REPO / "cache"
+WORK = CACHE / "train"
 
 
 def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=None, data_path=None):
     """Train and evaluate `exp` over its protocol's folds; return the run folder.
 
     smoke: write synthetic data in the dataset's own layout and use `exp.smoke_config`.
-    data_path: the dataset file/folder itself (otherwise data_dir / exp.data_subpath).
+    data_path: the dataset file/folder itself (otherwise its sub-path under data_dir, datasets.paths).
     """
     config = exp.resolved_config(smoke, overrides)
     key = config_hash({"paper": exp.paper, "experiment": exp.name, "config": config, "smoke": smoke})
     out_root = Path(out_root or DEFAULT_OUT).resolve()
-    # The same command run again finds its work folder and resumes; the same config
-    # written to another results root (a test's temporary folder) gets its own.
-    work_root = CACHE / "train" / exp.paper / exp.name / f"{key}-{config_hash(str(out_root))[:6]}"
-    work_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as synthetic_root:
         if smoke:
             data_path = datasets.write_synthetic(exp.dataset, synthetic_root, seed=config["seed"],
                                                  **config.get("synthetic", {}))
         elif data_path is None:
-            data_path = Path(data_dir or DEFAULT_DATA_DIR) / exp.data_subpath
+            data_path = default_path(exp.dataset, data_dir)
         ds = datasets.load(exp.dataset, data_path, **exp.loader_options)
     dataset_summary = ds.summary()
     if exp.prepare is not None:
         ds = exp.prepare(ds, config)
     folds = make_folds(ds, config["protocol"], seed=config["seed"])
 
-    run_dir = _new_run_dir(out_root / exp.paper / exp.name, work_root, key)
+    identity = json.loads(json.dumps({"paper": exp.paper, "experiment": exp.name, "config": config, "smoke": smoke,
+                                      "data": data_identity(ds), "code": code_version(), "results": str(out_root)},
+                                     default=str))  # as run.json stores it
+    work_root, run_dir = _work_and_run_folders(identity, out_root / exp.paper / exp.name, key)
     if use_engine(exp):  # JAX: every fold a replica of one compiled step (common/engine.py)
         results = train_replicas(exp.replica_recipe, folds, config, work_root, run_dir, smoke)
     else:
         results = {}
         for fold in tqdm(folds, desc=f"{exp.paper}/{exp.name}", unit="fold", file=sys.stderr):
             results[fold.name] = _run_fold(exp, fold, config, work_root / fold.name, run_dir, smoke)
-    summary = aggregate(results, ds.class_names)
-    report.write_run(run_dir, exp, config, key, smoke, dataset_summary, ds, folds, results, summary)
+    evaluation = aggregate(results, folds, ds.class_names)
+    record = run_record.build(exp, config, key, smoke, dataset_summary, folds, results, evaluation,
+                              ds.class_names, data_path)
+    report.write_run(run_dir, record, results)
+    (run_dir / run_record.UNFINISHED).unlink(missing_ok=True)
     shutil.rmtree(work_root, ignore_errors=True)
     return run_dir
 
 
-def _new_run_dir(experiment_dir, work_root, key):
-    """A new folder (time + config hash), or the folder of the interrupted run this one resumes."""
-    stored = work_root / "run_id"
-    if not stored.exists():
+def data_identity(ds):
+    """sha256 of what a run trains and is scored on: the prepared images, labels, splits,
+    subjects and class names (a different or cut-down dataset gives another hash)."""
+    as_text = lambda a: None if a is None else np.asarray(a).astype(str)
+    return array_hash(ds.images, ds.labels, as_text(ds.splits), as_text(ds.subjects), as_text(ds.class_names))
+
+
+def _work_and_run_folders(identity, experiment_dir, key):
+    """(work folder, run folder) of the run `identity` defines: the interrupted run's, or new ones.
+
+    Says which run it resumes, and which interrupted runs of the experiment it does not
+    resume and why. The run folder is marked UNFINISHED until its report is written.
+    """
+    experiment_work = WORK / identity["paper"] / identity["experiment"]
+    work_root = experiment_work / config_hash(identity)
+    stored = work_root / "run.json"
+    if stored.exists():
+        run = json.loads(stored.read_text())
+        if _alive(run["pid"]):
+            raise SystemExit(f"This run is already in progress (process {run['pid']}, run folder {run['run_dir']}); "
+                             "wait for it to end, or stop it first.")
+        run_dir = Path(run["run_dir"])
+        print(f"Resuming the interrupted run {run_dir} (work folder {work_root}).", file=sys.stderr)
+    else:
+        for other in sorted(experiment_work.glob("*/run.json")):
+            previous = json.loads(other.read_text())
+            if _alive(previous["pid"]):
+                continue
+            differs = [k for k in ("config", "smoke", "data", "code", "results")
+                       if previous["identity"][k] != identity[k]]
+            print(f"Not resuming the interrupted run {previous['run_dir']}: it differs from this run in "
+                  f"{', '.join(differs)}. Starting afresh (`python -m papers cleanup` lists leftovers).",
+                  file=sys.stderr)
+        shutil.rmtree(work_root, ignore_errors=True)  # a start killed before it wrote run.json
+        work_root.mkdir(parents=True)
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{key}"
         taken = 1
         while (experiment_dir / run_id).exists():  # the same config twice within a second
             taken += 1
             run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{key}-{taken}"
-        stored.write_text(run_id)
-    run_dir = experiment_dir / stored.read_text().strip()
+        run_dir = experiment_dir / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
-    return run_dir
+    (run_dir / run_record.UNFINISHED).write_text(
+        f"This run has not finished: it is training, or it was killed.\nRerun the same command to resume it "
+        f"(work folder {work_root}), or delete it with `python -m papers cleanup --remove`.\n")
+    # pid: neither a second copy of this run nor `cleanup` touches it while its process lives
+    temporary = stored.with_suffix(".tmp")
+    temporary.write_text(json.dumps({"run_dir": str(run_dir), "identity": identity, "pid": os.getpid()}, indent=1))
+    os.replace(temporary, stored)
+    return work_root, run_dir
 
 
 def _run_fold(exp, fold, config, work_dir, run_dir, smoke):
     finished = work_dir / "fold_result.pkl"
     if finished.exists():
-        return pickle.loads(finished.read_bytes())
+        try:
+            return pickle.loads(finished.read_bytes())
+        except (pickle.UnpicklingError, EOFError, ValueError) as error:
+            print(f"WARNING: damaged fold result {finished} ({error}); evaluating {fold.name} again from its "
+                  "training checkpoint.", file=sys.stderr)
     work_dir.mkdir(parents=True, exist_ok=True)
     keras.backend.clear_session()
     set_seed(fold.seed)
@@ -100,30 +158,68 @@ def _run_fold(exp, fold, config, work_dir, run_dir, smoke):
     if len(result.y_true) != len(fold.test) or result.y_prob.shape != (len(fold.test), len(fold.test.class_names)):
         raise ValueError(f"{exp.paper}/{exp.name} {fold.name}: predictions {result.y_prob.shape} do not match "
                          f"{len(fold.test)} test items x {len(fold.test.class_names)} classes")
-    finished.write_bytes(pickle.dumps(result))
+    if result.resumed_from_epoch is None:
+        result.resumed_from_epoch = resumed_from_epoch(work_dir)
+    temporary = finished.with_suffix(".tmp")
+    temporary.write_bytes(pickle.dumps(result))
+    os.replace(temporary, finished)
     return result
 
 
-def aggregate(results, class_names):
-    """Per-fold metrics, and their mean / std / 95% CI over folds or repeats."""
-    per_fold = {}
-    for name, r in results.items():
-        m = classification_metrics(r.y_true, r.y_prob, class_names)
-        m["extra"] = dict(r.extra)
-        if r.train_seconds > 0 and r.train_images > 0:
-            m["extra"]["throughput_images_per_s"] = r.train_images / r.train_seconds
-        per_fold[name] = m
-    scalars = {}
-    for m in per_fold.values():
-        for k, v in m.items():
-            if isinstance(v, (int, float)) or v is None:
-                scalars.setdefault(k, []).append(v)
-        for k, v in m["extra"].items():
-            scalars.setdefault(k, []).append(v)
-        for cls, values in m["per_class"].items():
-            for k, v in values.items():
-                if k != "support":
-                    scalars.setdefault(f"per_class.{cls}.{k}", []).append(v)
-    confusion = np.sum([m["confusion_matrix"] for m in per_fold.values()], axis=0)
-    return {"per_fold": per_fold, "metrics": {k: summarize(v) for k, v in scalars.items()},
-            "confusion_matrix": confusion.tolist()}
+def cleanup(out_roots=None, remove=False):
+    """List (and with `remove`, delete) what killed runs left: run folders marked UNFINISHED
+    and work folders under cache/train. A run whose process still lives is left alone;
+    a folder without metrics.json and without the marker (kept by hand) is listed, never
+    deleted. Returns the lines it printed."""
+    live_runs, lines = set(), []
+    works = sorted(p for p in WORK.glob("*/*/*") if p.is_dir()) if WORK.exists() else []
+    run_dirs = set()
+    for work in works:
+        run = json.loads((work / "run.json").read_text()) if (work / "run.json").exists() else None
+        if run is None:
+            status, removable = "stale: no run.json (an older version's, or killed at its start)", True
+        elif _alive(run.get("pid")):
+            status, removable = f"in progress (pid {run['pid']})", False
+            live_runs.add(run["run_dir"])
+        elif run["identity"]["code"] != code_version():
+            status, removable = "stale: the code changed since, a rerun would start afresh", True
+        else:
+            status, removable = "interrupted: rerun the same command to resume it", True
+        if run:
+            run_dirs.add(Path(run["run_dir"]))
+        lines.append(f"work folder {work}: {status}" + (f" (run folder {run['run_dir']})" if run else ""))
+        if remove and removable:
+            shutil.rmtree(work)
+            lines[-1] += " -> removed"
+    roots = [Path(r) for r in out_roots] if out_roots else [DEFAULT_OUT, *sorted((REPO / "runs").glob("*"))]
+    for root in roots:
+        run_dirs |= {p for p in root.glob("*/*/*") if p.is_dir()}
+    for run_dir in sorted(d for d in run_dirs if d.is_dir() and not (d / "metrics.json").exists()):
+        if not (run_dir / run_record.UNFINISHED).exists():
+            lines.append(f"run folder {run_dir}: no metrics.json and no {run_record.UNFINISHED} marker (kept by hand?): kept")
+        elif str(run_dir) in live_runs:
+            lines.append(f"run folder {run_dir}: in progress")
+        else:
+            lines.append(f"run folder {run_dir}: unfinished (killed)")
+            if remove:
+                shutil.rmtree(run_dir)
+                lines[-1] += " -> removed"
+    if not lines:
+        lines.append("nothing left over by killed runs")
+    elif not remove:
+        lines.append("`python -m papers cleanup --remove` deletes the unfinished run folders and the work folders "
+                     "(those runs can then no longer resume).")
+    print("\n".join(lines))
+    return lines
+
+
+def _alive(pid):
+    if not pid or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

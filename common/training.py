@@ -1,21 +1,28 @@
 """Training: seeds, callbacks, resumable fit, best-epoch selection on validation data.
 
-`fit` wires the callbacks every paper uses: a CSV log of every epoch, a backup
-(BackupAndRestore) so that a killed run resumes where it stopped, and a checkpoint
-of the best epoch by a *validation* metric, restored at the end. The test part of
-a fold is never seen here.
+`fit` wires the callbacks every paper uses: a CSV log of every epoch, and a
+checkpoint of the whole training state after every epoch (`Checkpoint`), so that a
+killed run resumes where it stopped and ends with exactly the numbers of an
+uninterrupted one; the best epoch by a *validation* metric is restored at the end.
+The test part of a fold is never seen here.
 """
 from __future__ import annotations
 
 import contextlib
-import csv
+import hashlib
+import json
 import os
 import platform
+import shutil
+import sys
 import time
+import zipfile
 from pathlib import Path
 
 import keras
 import numpy as np
+
+from common.pipeline import set_epoch
 
 
 def set_seed(seed):
@@ -80,45 +87,214 @@ def device_name():
 
 def fit(model, train_data, val_data, *, epochs, work_dir, monitor="val_accuracy", mode="max",
         callbacks=(), verbose="auto"):
-    """Train with resumable backups; restore the best epoch by `monitor` (a validation metric).
+    """Train resumably; restore the best epoch by `monitor` (a validation metric).
 
-    Returns (history as {metric: [per-epoch values]} read from the CSV log, so a
-    resumed run reports all its epochs, and the wall-clock seconds of this call).
+    `work_dir` holds one training: its CSV log and its checkpoint (`Checkpoint`). Called
+    again after a kill, training resumes from the last finished epoch and ends exactly as
+    the uninterrupted run would; called again after it finished, it restores the result
+    without training. Returns (history as {metric: [per-epoch values]} over all epochs,
+    seconds spent training over every session, the one now and those before a kill).
     """
     if not monitor.startswith("val_"):
         raise ValueError(f"model selection must use validation data, got monitor={monitor!r}")
+    for callback in callbacks:
+        if getattr(callback, "restore_best_weights", False):
+            raise ValueError(f"{type(callback).__name__}(restore_best_weights=True): fit already restores the "
+                             "best epoch, and such a callback's best weights cannot be resumed; drop the option")
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
-    best = work_dir / "best.weights.h5"
     log = work_dir / "training_log.csv"
-    standard = [
-        keras.callbacks.BackupAndRestore(str(work_dir / "backup")),
-        keras.callbacks.CSVLogger(str(log), append=True),
-        keras.callbacks.ModelCheckpoint(str(best), monitor=monitor, mode=mode, save_best_only=True,
-                                        save_weights_only=True),
-    ]
-    start = time.perf_counter()
-    model.fit(train_data, validation_data=val_data, epochs=epochs, callbacks=[*standard, *callbacks], shuffle=False,
-              verbose=verbose)
-    seconds = time.perf_counter() - start
-    if best.exists():
-        model.load_weights(str(best))
-    return read_history(log), seconds
+    checkpoint = Checkpoint(work_dir / "checkpoint", train_data, monitor, mode, callbacks)
+    if checkpoint.state is None:
+        log.unlink(missing_ok=True)  # rows of a session that never reached its first checkpoint
+    elif checkpoint.finished(epochs):
+        checkpoint.restore_best(model)
+        return checkpoint.state["history"], checkpoint.state["seconds"]
+    model.fit(train_data, validation_data=val_data, epochs=epochs, initial_epoch=checkpoint.epochs_done,
+              callbacks=[keras.callbacks.CSVLogger(str(log), append=True), *callbacks, checkpoint],
+              shuffle=False, verbose=verbose)
+    checkpoint.restore_best(model)
+    return checkpoint.state["history"], checkpoint.state["seconds"]
 
 
-def read_history(log_path):
-    """{column: [values]} of a CSVLogger file, keeping the last row of each epoch (a resumed run may repeat one)."""
-    rows = {}
-    with open(log_path, newline="") as f:
-        for row in csv.DictReader(f):
-            if row.get("epoch", "epoch") != "epoch":
-                rows[int(row["epoch"])] = row
-    history = {}
-    for epoch in sorted(rows):
-        for key, value in rows[epoch].items():
-            if key != "epoch":
-                history.setdefault(key, []).append(float(value))
-    return history
+def resumed_from_epoch(work_dir):
+    """The epoch, counted from 1 as Keras prints it, at which the training in `work_dir` last
+    restarted after an interruption; None if it never was interrupted."""
+    state = Checkpoint.read_state(Path(work_dir) / "checkpoint")
+    return state["starts"][-1] + 1 if state and len(state["starts"]) > 1 else None
+
+
+class Checkpoint(keras.callbacks.Callback):
+    """Everything that decides a training's result, saved after every epoch; restored on a rerun.
+
+    Keras' BackupAndRestore saves the weights, the optimizer and the epoch, but not the
+    dropout layers' random-generator states, nor the best value ModelCheckpoint compares
+    with (so a worse epoch after a resume overwrote the best one), nor the state of other
+    callbacks (EarlyStopping, ReduceLROnPlateau), nor where the data stream was; and it
+    writes the weights and the epoch non-atomically. Here one checkpoint holds:
+    - every model variable (weights, batch-norm statistics, random-generator states) and
+      every optimizer variable (step, moments, learning rate), as arrays in an .npz;
+    - the best epoch by `monitor`, its value and its model variables;
+    - the counters of the other callbacks (`RESUMABLE_ATTRIBUTES`, or a callback's own
+      `resume_state` list of attribute names);
+    - the history, the seconds trained so far and the epoch each session started from.
+    The data are a pure function of (seed, epoch) (`common.pipeline.set_epoch`).
+    state.json is written last and atomically (temporary file + rename), naming the
+    array files it belongs to with their sha256: a kill at any moment leaves the previous
+    checkpoint whole, and a damaged file is detected, named, and the training restarts.
+    """
+
+    RESUMABLE_ATTRIBUTES = ("best", "wait", "cooldown_counter", "stopped_epoch", "best_epoch")
+
+    def __init__(self, folder, train_data, monitor, mode, callbacks):
+        super().__init__()
+        self.folder, self.train_data, self.monitor = Path(folder), train_data, monitor
+        self.better = np.greater if mode == "max" else np.less
+        self.others = list(callbacks)
+        self.session_start, self.seconds_before = time.perf_counter(), 0.0
+        self.state, self.arrays = self._load()
+
+    @property
+    def epochs_done(self):
+        return self.state["epochs_done"] if self.state else 0
+
+    def finished(self, epochs):
+        return self.state is not None and (self.state["stopped"] or self.state["epochs_done"] >= epochs)
+
+    @staticmethod
+    def read_state(folder):
+        path = Path(folder) / "state.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def _load(self):
+        """The last checkpoint, verified; (None, None) when there is none or it is damaged."""
+        if not (self.folder / "state.json").exists():  # none, or killed before its first epoch ended
+            shutil.rmtree(self.folder, ignore_errors=True)
+            return None, None
+        try:
+            state = self.read_state(self.folder)
+            arrays = {name: self._read_arrays(state[name]) for name in ("variables", "best") if state[name]}
+            return state, arrays
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
+            aside = self.folder.with_name(f"{self.folder.name}-damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+            self.folder.rename(aside)
+            print(f"WARNING: damaged checkpoint in {self.folder}: {error}. Training this model afresh from its "
+                  f"first epoch; the damaged files were moved to {aside}.", file=sys.stderr)
+            return None, None
+
+    def _read_arrays(self, entry):
+        path = self.folder / entry["file"]
+        if not path.exists():
+            raise ValueError(f"{path} is missing")
+        if _sha256(path) != entry["sha256"]:
+            raise ValueError(f"{path} does not match its checksum (truncated or overwritten)")
+        with np.load(path) as stored:
+            return {"model": [stored[f"model/{i}"] for i in range(entry["model"])],
+                    "optimizer": [stored[f"optimizer/{i}"] for i in range(entry["optimizer"])]}
+
+    def on_train_begin(self, logs=None):
+        """Restore after the other callbacks' own on_train_begin reset their counters (this one runs last)."""
+        if self.state is None:
+            self.state = {"epochs_done": 0, "stopped": False, "starts": [0], "history": {}, "seconds": 0.0,
+                          "best_epoch": None, "best_value": None, "callbacks": [], "variables": None, "best": None}
+            return
+        self.state["starts"].append(self.state["epochs_done"])
+        self.seconds_before = self.state["seconds"]
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self._assign(self.model.variables, self.arrays["variables"]["model"], "variables")
+        self._assign(self.model.optimizer.variables, self.arrays["variables"]["optimizer"], "variables")
+        saved, stateful = self.state["callbacks"], self._stateful_callbacks()
+        if [entry["class"] for entry in saved] != [type(c).__name__ for c in stateful]:
+            raise ValueError(f"checkpoint {self.folder} was written with callbacks {[e['class'] for e in saved]}, "
+                             f"this training has {[type(c).__name__ for c in stateful]}")
+        for callback, entry in zip(stateful, saved):
+            for name, value in entry["state"].items():
+                setattr(callback, name, value)
+
+    def _stateful_callbacks(self):
+        return [c for c in self.others if _callback_state(c, self.RESUMABLE_ATTRIBUTES)]
+
+    def _assign(self, variables, values, which):
+        shapes = [tuple(v.shape) for v in variables]
+        if shapes != [tuple(a.shape) for a in values]:
+            raise ValueError(f"checkpoint {self.folder / self.state[which]['file']} does not fit this model "
+                             f"({len(values)} saved arrays vs {len(shapes)} variables, or other shapes): it belongs "
+                             f"to another training; delete {self.folder.parent} to train afresh")
+        for variable, value in zip(variables, values):
+            variable.assign(value)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        set_epoch(self.train_data, epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        state = self.state
+        for name, value in logs.items():
+            state["history"].setdefault(name, []).append(float(value))
+        state["epochs_done"] = epoch + 1
+        state["stopped"] = bool(self.model.stop_training)
+        state["seconds"] = self.seconds_before + time.perf_counter() - self.session_start
+        state["callbacks"] = [{"class": type(c).__name__, "state": _callback_state(c, self.RESUMABLE_ATTRIBUTES)}
+                              for c in self._stateful_callbacks()]
+        value = logs.get(self.monitor)
+        if value is not None and (state["best_value"] is None or self.better(value, state["best_value"])):
+            state["best_epoch"], state["best_value"] = epoch, float(value)
+            state["best"] = self._write_arrays(f"best-{epoch:04d}.npz", optimizer=False)
+        state["variables"] = self._write_arrays(f"epoch-{epoch + 1:04d}.npz", optimizer=True)
+        self._commit()
+
+    def on_train_end(self, logs=None):
+        if self.state["epochs_done"]:
+            self.state["stopped"] = self.state["stopped"] or bool(self.model.stop_training)
+            self._commit()
+
+    def _write_arrays(self, name, optimizer):
+        self.folder.mkdir(parents=True, exist_ok=True)
+        model_values = [keras.ops.convert_to_numpy(v.value) for v in self.model.variables]
+        optimizer_values = ([keras.ops.convert_to_numpy(v.value) for v in self.model.optimizer.variables]
+                            if optimizer else [])
+        arrays = {f"model/{i}": a for i, a in enumerate(model_values)}
+        arrays |= {f"optimizer/{i}": a for i, a in enumerate(optimizer_values)}
+        temporary = self.folder / f"{name}.tmp"
+        with open(temporary, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(temporary, self.folder / name)
+        return {"file": name, "sha256": _sha256(self.folder / name), "model": len(model_values),
+                "optimizer": len(optimizer_values)}
+
+    def _commit(self):
+        """Write state.json atomically, then remove the array files it no longer names."""
+        temporary = self.folder / "state.json.tmp"
+        temporary.write_text(json.dumps(self.state))
+        os.replace(temporary, self.folder / "state.json")
+        kept = {entry["file"] for entry in (self.state["variables"], self.state["best"]) if entry}
+        for path in self.folder.glob("*.npz"):
+            if path.name not in kept:
+                path.unlink()
+
+    def restore_best(self, model):
+        """Load the best epoch's model variables (the last epoch's when `monitor` was never logged)."""
+        which = "best" if self.state["best"] else "variables"
+        self._assign(model.variables, self._read_arrays(self.state[which])["model"], which)
+
+
+def _callback_state(callback, default_names):
+    names = getattr(callback, "resume_state", default_names)
+    state = {}
+    for name in names:
+        value = getattr(callback, name, None)
+        if isinstance(value, (int, float, np.number, bool)):
+            state[name] = value.item() if isinstance(value, np.number) else value
+    return state
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def predict(model, data):

@@ -9,6 +9,8 @@ import importlib
 
 from datasets.base import Dataset, DatasetError, Provenance
 
+__all__ = ["Dataset", "DatasetError", "Provenance", "LOADERS", "loader", "load", "write_synthetic"]
+
 LOADERS = {
     "fer2013": "datasets.fer2013",
     "ckplus": "datasets.ckplus",

@@ -1,8 +1,9 @@
 """Dataset summaries and synthetic data from the command line.
 
-    python -m datasets <name> <path> [--json] [-o key=value ...]   summary of a dataset on disk
+    python -m datasets <name> [<path>] [--json] [-o key=value ...]   summary of a dataset on disk
     python -m datasets synth <name> <dir> [--seed N] [-o key=value ...]   write synthetic data in its layout
 
+Without a path, the dataset is read from its default place (datasets/paths.py).
 `-o` passes loader / writer options (e.g. `-o usage=PrivateTest`, `-o layout=original`).
 A dataset that cannot be read prints one line on stderr and exits with status 2.
 """
@@ -14,6 +15,7 @@ import sys
 
 import datasets
 from datasets.base import DatasetError
+from datasets.paths import default_path
 
 
 def _option(text):
@@ -47,6 +49,11 @@ def _table(summary):
     for reason, count in summary["skipped_by_reason"].items():
         example = next(s["where"] for s in summary["skipped"] if s["reason"] == reason)
         lines.append(f"  {count} x {reason} (e.g. {example})")
+    if summary["altered"]:
+        lines.append(f"altered: {len(summary['altered'])}")
+    for reason, count in summary["altered_by_reason"].items():
+        example = next(s["where"] for s in summary["altered"] if s["reason"] == reason)
+        lines.append(f"  {count} x {reason} (e.g. {example})")
     lines += [f"note: {note}" for note in summary["notes"]]
     return "\n".join(lines)
 
@@ -57,7 +64,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m datasets" + (" synth" if synth else ""),
                                      description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", choices=sorted(datasets.LOADERS))
-    parser.add_argument("path")
+    parser.add_argument("path", nargs=None if synth else "?",
+                        help=None if synth else "file or folder (default: its place under the default data dir)")
     parser.add_argument("-o", "--option", type=_option, action="append", default=[], metavar="KEY=VALUE")
     if synth:
         parser.add_argument("--seed", type=int, default=0)
@@ -69,8 +77,8 @@ def main(argv=None):
         if synth:
             print(datasets.write_synthetic(args.name, args.path, seed=args.seed, **options))
             return 0
-        summary = datasets.load(args.name, args.path, **options).summary()
-    except (DatasetError, KeyError, ValueError, TypeError) as error:  # bad data, name or option: one line
+        summary = datasets.load(args.name, args.path or default_path(args.name), **options).summary()
+    except (DatasetError, OSError, KeyError, ValueError, TypeError) as error:  # bad data, name or option: one line
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(json.dumps(summary) if args.json else _table(summary))

@@ -2,8 +2,9 @@
 
 A Dataset is plain numpy: uint8 images (N, H, W) or clips (N, T, H, W), integer
 labels, class names, and per-item metadata where the dataset has it (official
-split, subject, sequence, frame). Its provenance records what was read and what
-was skipped, with the reason, so that no item disappears without a trace.
+split, subject, sequence, frame). Its provenance records what was read, what
+was skipped and what was altered on the way in (e.g. resized), each with the
+reason, so that no item disappears or changes without a trace.
 """
 from __future__ import annotations
 
@@ -30,9 +31,13 @@ class Provenance:
     read: int = 0  # items (rows, files) successfully read
     skipped: list[dict] = dataclasses.field(default_factory=list)  # {"where", "reason"}
     notes: list[str] = dataclasses.field(default_factory=list)
+    altered: list[dict] = dataclasses.field(default_factory=list)  # kept, but not as on disk: {"where", "reason"}
 
     def skip(self, where, reason):
         self.skipped.append({"where": str(where), "reason": reason})
+
+    def alter(self, where, reason):
+        self.altered.append({"where": str(where), "reason": reason})
 
 
 @dataclasses.dataclass
@@ -100,6 +105,8 @@ class Dataset:
             "sequences": None if self.sequences is None else len(set(self.sequences.tolist())),
             "skipped": self.provenance.skipped,
             "skipped_by_reason": dict(collections.Counter(s["reason"] for s in self.provenance.skipped)),
+            "altered": self.provenance.altered,
+            "altered_by_reason": dict(collections.Counter(s["reason"] for s in self.provenance.altered)),
             "notes": self.provenance.notes,
         }
 
@@ -111,15 +118,64 @@ def require_exists(path) -> Path:
     return path
 
 
-def read_gray(file, size, provenance):
-    """A grayscale image resized to size x size, or None (counted in provenance) when unreadable."""
-    image = cv2.imread(str(file), cv2.IMREAD_GRAYSCALE)
+def decode_gray(file):
+    """(grayscale image, None), or (None, why not) for a file that is empty, truncated or no image.
+
+    OpenCV decodes a truncated JPEG without complaint (grey where the data stops), so a
+    JPEG without its end-of-image marker is refused here.
+    """
+    try:
+        data = Path(file).read_bytes()
+    except OSError as error:
+        return None, f"unreadable file ({error.strerror})"
+    if not data:
+        return None, "unreadable image (empty file)"
+    if data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-64:]:
+        return None, "unreadable image (truncated JPEG: no end-of-image marker)"
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    except cv2.error:
+        image = None
+    return (None, "unreadable image") if image is None else (image, None)
+
+
+WRONG_SIZE_CHOICES = ("skip", "resize")
+
+
+def read_gray(file, size, provenance, native=None, wrong_size="resize"):
+    """A grayscale image at size x size, or None once the reason is counted in provenance.
+
+    `native`: the side every image of the layout has on disk (48 for CK+48). An image of
+    another size is recorded with its size, then skipped or resized as `wrong_size` says.
+    Without `native` every image is resized to `size` as a matter of course.
+    """
+    image, problem = decode_gray(file)
     if image is None:
-        provenance.skip(file, "unreadable image")
+        provenance.skip(file, problem)
         return None
+    if native is not None and image.shape != (native, native):
+        found = f"{image.shape[1]}x{image.shape[0]} image, not {native}x{native}"
+        if wrong_size == "skip":
+            provenance.skip(file, f"{found} (wrong_size='skip')")
+            return None
+        provenance.alter(file, f"{found}: resized (wrong_size='resize')")
     if image.shape != (size, size):
         image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
     return image
+
+
+def check_wrong_size(wrong_size):
+    if wrong_size not in WRONG_SIZE_CHOICES:
+        raise ValueError(f"wrong_size must be one of {WRONG_SIZE_CHOICES}, got {wrong_size!r}")
+
+
+def nothing_read(path, what, provenance):
+    """The DatasetError for a dataset of which no item could be read, with the commonest reasons."""
+    if not provenance.skipped:
+        return DatasetError(path, f"no {what} found")
+    reasons = collections.Counter(s["reason"] for s in provenance.skipped).most_common(3)
+    detail = "; ".join(f"{n} x {reason}" for reason, n in reasons)
+    return DatasetError(path, f"no {what} could be read ({len(provenance.skipped)} skipped: {detail})")
 
 
 ITEM_COLUMNS = ("images", "labels", "subjects", "sequences", "frames")
@@ -132,7 +188,7 @@ def empty_columns():
 
 def from_columns(name, columns, class_names, provenance, root):
     if not columns["images"]:
-        raise DatasetError(root, f"no {name} frames could be read (see the skipped items: {provenance.skipped[:3]})")
+        raise nothing_read(root, f"{name} frames", provenance)
     return Dataset(name, np.stack(columns["images"]), np.array(columns["labels"]), class_names, provenance,
                    subjects=np.array(columns["subjects"]), sequences=np.array(columns["sequences"]),
                    frames=np.array(columns["frames"]))

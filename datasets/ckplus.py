@@ -2,7 +2,13 @@
 
 Two layouts are detected automatically:
 - CK+48: `<root>/<class>/S010_004_00000017.png`, the last three frames of each of
-  the 327 labelled sequences, already 48x48 face crops.
+  the 327 labelled sequences, already 48x48 face crops. An image of another size is
+  counted in provenance with its size and, by default, skipped (`wrong_size="skip"`):
+  every image of the release is a 48x48 crop made the same way, so one of another
+  size (a whole frame, a thumbnail, a broken export) is not such a crop, and resizing
+  it would slip a differently framed face, under a label nobody checked, among the
+  crops. `wrong_size="resize"` keeps such images, resized, each recorded in
+  provenance.altered. A sequence whose frames sit in two class folders is skipped.
 - the original distribution: `<root>/cohn-kanade-images/S005/001/S005_001_00000011.png`
   and `<root>/Emotion/S005/001/S005_001_00000011_emotion.txt` holding a float code
   (1 anger .. 7 surprise). Only sequences with an Emotion file are labelled; the
@@ -21,28 +27,33 @@ import cv2
 import numpy as np
 
 from datasets import synthetic
-from datasets.base import Dataset, DatasetError, Provenance, read_gray, require_exists
+from datasets.base import Dataset, DatasetError, Provenance, check_wrong_size, nothing_read, read_gray, require_exists
 
 CLASS_NAMES = ["anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise"]
 # Emotion file codes: 0 neutral, then CLASS_NAMES in order (1 anger .. 7 surprise).
 _FRAME_NAME = re.compile(r"^(S\d+)_(\d+)_(\d+)$")
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+CK48_SIZE = 48
 
 
-def load(path, size=48, frames_per_sequence=3) -> Dataset:
+def load(path, size=48, frames_per_sequence=3, wrong_size="skip") -> Dataset:
     """Read CK+ in the CK+48 or the original layout.
 
     `frames_per_sequence`: keep the last k frames of each labelled sequence (None: all).
+    `wrong_size`: "skip" or "resize" a CK+48 image that is not 48x48 (see the module docstring).
     """
+    check_wrong_size(wrong_size)
     root = require_exists(path)
     if not root.is_dir():
         raise DatasetError(root, "not a folder: CK+ is a folder of class folders (CK+48) or of "
                                  "cohn-kanade-images/ and Emotion/ (original layout)")
     provenance = Provenance(str(root))
+    native = None  # the original frames are resized whole to `size`
     if (root / "cohn-kanade-images").is_dir():
         frames = _original_frames(root, provenance)
     elif any(d.is_dir() and d.name.lower() in CLASS_NAMES for d in root.iterdir()):
         frames = _ck48_frames(root, provenance)
+        native = CK48_SIZE
     else:
         raise DatasetError(root, "neither the CK+48 layout (<class>/S*_*_*.png with class folders "
                                  f"{', '.join(CLASS_NAMES)}) nor the original one (cohn-kanade-images/ + Emotion/)")
@@ -53,14 +64,14 @@ def load(path, size=48, frames_per_sequence=3) -> Dataset:
     kept, images = [], []
     for frame in sorted(frames):
         subject, sequence, number, label, file = frame
-        image = read_gray(file, size, provenance)
+        image = read_gray(file, size, provenance, native=native, wrong_size=wrong_size)
         if image is None:
             continue
         images.append(image)
         kept.append(frame)
     provenance.read = len(kept)
     if not kept:
-        raise DatasetError(root, "no readable labelled CK+ images")
+        raise nothing_read(root, "labelled CK+ images", provenance)
     subjects, sequences, numbers, labels, _ = zip(*kept)
     return Dataset("ckplus", np.stack(images), np.array(labels), list(CLASS_NAMES), provenance,
                    subjects=np.array(subjects), sequences=np.array(sequences), frames=np.array(numbers))
@@ -80,7 +91,8 @@ def _images_in(folder):
 
 
 def _ck48_frames(root, provenance):
-    """(subject, sequence, frame, label, file) for every image in the class folders."""
+    """(subject, sequence, frame, label, file) for every image in the class folders,
+    but those of a sequence filed under two classes (its label is unknown)."""
     provenance.notes.append("CK+48 layout")
     frames = []
     for class_dir in sorted(d for d in root.iterdir() if d.is_dir()):
@@ -93,7 +105,17 @@ def _ck48_frames(root, provenance):
                 provenance.skip(file, "file name is not S<subject>_<sequence>_<frame>")
             else:
                 frames.append((*parsed, CLASS_NAMES.index(name), file))
-    return frames
+    classes_of = {}
+    for _, sequence, _, label, _ in frames:
+        classes_of.setdefault(sequence, set()).add(CLASS_NAMES[label])
+    kept = []
+    for frame in frames:
+        sequence, file = frame[1], frame[4]
+        if len(classes_of[sequence]) > 1:
+            provenance.skip(file, f"sequence {sequence} is filed under {' and '.join(sorted(classes_of[sequence]))}")
+        else:
+            kept.append(frame)
+    return kept
 
 
 def _original_frames(root, provenance):
@@ -113,6 +135,8 @@ def _original_frames(root, provenance):
             provenance.skip(emotion_file, f"no image folder {sequence_folder} for this label")
             continue
         labelled.add((subject_dir, sequence_dir))
+        if not _images_in(sequence_folder):
+            provenance.skip(sequence_folder, "labelled sequence without image files")
         for file in _images_in(sequence_folder):
             parsed = _parse_name(file)
             if parsed is None:
@@ -128,14 +152,19 @@ def _original_frames(root, provenance):
 def _read_emotion(file, provenance):
     """The class index from an Emotion file ('   3.0000000e+00' -> disgust), or None after recording why."""
     try:
-        code = float(file.read_text().strip())
-    except (OSError, UnicodeDecodeError, ValueError):
-        provenance.skip(file, "unreadable emotion code")
+        text = file.read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        provenance.skip(file, "unreadable emotion code (not a text file)")
+        return None
+    try:
+        code = float(text)
+    except ValueError:
+        provenance.skip(file, f"unreadable emotion code {text[:20]!r} (not a number)")
         return None
     if code == 0:
         provenance.skip(file, "emotion code 0 (neutral) is not one of CK+'s 7 emotion classes")
         return None
-    if code != int(code) or not 1 <= code <= len(CLASS_NAMES):
+    if not code.is_integer() or not 1 <= code <= len(CLASS_NAMES):
         provenance.skip(file, f"emotion code {code:g} outside 1..{len(CLASS_NAMES)}")
         return None
     return int(code) - 1

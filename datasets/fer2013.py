@@ -7,7 +7,8 @@ Two on-disk forms are read:
   Its `test` folder holds PublicTest and PrivateTest together (7,178 images in the
   common copy), so it is named 'Test', not 'PrivateTest': a comparison with papers
   that test on PrivateTest must say so. Folders named `publictest`/`val` and
-  `privatetest` map to those official splits.
+  `privatetest` map to those official splits. An image that is not 48x48 is
+  resized, and recorded with its size in provenance.altered.
 
 A malformed CSV row is skipped and recorded (line number and reason); a file that
 is not FER2013 at all raises DatasetError.
@@ -19,7 +20,6 @@ import gzip
 import lzma
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from datasets import synthetic
@@ -162,7 +162,7 @@ def _load_folders(root, keep) -> Dataset:
                     provenance.skip(file, f"unknown class folder {class_dir.name!r}")
                 continue
             for file in files:
-                image = read_gray(file, SIZE, provenance)
+                image = read_gray(file, SIZE, provenance, native=SIZE)
                 if image is None:
                     continue
                 images.append(image)

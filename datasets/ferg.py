@@ -17,7 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from datasets import synthetic
-from datasets.base import Dataset, DatasetError, Provenance, require_exists
+from datasets.base import Dataset, DatasetError, Provenance, read_gray, require_exists
 
 CHARACTERS = ["aia", "bonnie", "jules", "malcolm", "mery", "ray"]
 CLASS_NAMES = ["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"]
@@ -43,11 +43,10 @@ def load(path, size=48) -> Dataset:
 
     images, labels, subjects = [], [], []
     for file, label, character in tqdm(files, desc="FERG", unit="image", disable=len(files) < 5000):
-        image = cv2.imread(str(file), cv2.IMREAD_GRAYSCALE)
+        image = read_gray(file, size, provenance)
         if image is None:
-            provenance.skip(file, "unreadable image")
             continue
-        images.append(cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA) if image.shape != (size, size) else image)
+        images.append(image)
         labels.append(label)
         subjects.append(character)
     if not images:

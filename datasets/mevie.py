@@ -13,7 +13,9 @@ Emotions are those of the release: happiness, contempt, disgust, surprise, fear,
 anger and unclear. Each annotated clip gives its frames from onset to offset (or the
 apex, or onset/apex/offset) as grayscale squares of `size` pixels, cropped at the
 frame's centre or a given box (see datasets/samm.py): face detection belongs to the
-paper's prepare step.
+paper's prepare step. An annotation row that cannot be used (see datasets/samm.py) is
+skipped and recorded with its line number; a video OpenCV cannot decode is one
+"unreadable video" skip naming the file.
 """
 from __future__ import annotations
 
@@ -24,8 +26,8 @@ import cv2
 import numpy as np
 
 from datasets import synthetic
-from datasets.base import DatasetError, Provenance, empty_columns, from_columns, require_exists
-from datasets.samm import FRAME_CHOICES, face_square, synthetic_frames, table_rows, wanted_frames
+from datasets.base import Dataset, DatasetError, Provenance, empty_columns, from_columns, require_exists
+from datasets.samm import FRAME_CHOICES, face_square, read_csv, synthetic_frames, table_rows, wanted_frames
 
 CLASS_NAMES = ["anger", "contempt", "disgust", "fear", "happiness", "surprise", "unclear"]
 ANNOTATION_COLUMNS = ("video", "subject", "onset", "apex", "offset", "emotion")
@@ -41,31 +43,49 @@ def load(path, size=48, frames="expression", crop="centre", centre_fraction=0.8)
     if frames not in FRAME_CHOICES:
         raise ValueError(f"frames must be one of {FRAME_CHOICES}, got {frames!r}")
     root = annotations.parent
-    with open(annotations, newline="", encoding="utf-8-sig") as f:
-        rows = table_rows(annotations, list(csv.reader(f)), ANNOTATION_COLUMNS)
+    rows = table_rows(annotations, read_csv(annotations), ANNOTATION_COLUMNS)
     provenance = Provenance(str(root))
     items = empty_columns()
     for line, row in rows:
+        if isinstance(row, str):
+            provenance.skip(f"{annotations.name} line {line}", row)
+            continue
         name, emotion = row["video"].strip(), row["emotion"].strip().lower()
+        where = f"{annotations.name} line {line} ({name})"
         if emotion not in CLASS_NAMES:
-            provenance.skip(f"annotations.csv line {line} ({name})", f"unknown emotion {emotion!r}")
+            provenance.skip(where, f"unknown emotion {emotion!r}")
             continue
         try:
             onset, apex, offset = (int(row[c]) for c in ("onset", "apex", "offset"))
         except ValueError:
-            provenance.skip(f"annotations.csv line {line} ({name})", "onset/apex/offset is not an integer")
+            provenance.skip(where, "onset/apex/offset is not an integer")
+            continue
+        wanted = set(wanted_frames(onset, apex, offset, frames))
+        if not wanted:
+            provenance.skip(where, f"offset {offset} is before onset {onset}")
+            continue
+        if min(wanted) < 0:
+            provenance.skip(where, f"negative frame index {min(wanted)}")
             continue
         video = find_video(root, name)
         if video is None:
-            provenance.skip(f"annotations.csv line {line}", f"video {name} not found under {root}")
+            provenance.skip(where, f"video {name} not found under {root}")
             continue
-        wanted = set(wanted_frames(onset, apex, offset, frames))
-        decoded = read_frames(video, wanted)
+        try:
+            decoded = read_frames(video, wanted)
+        except DatasetError as error:
+            provenance.skip(video, error.problem)
+            continue
         for number in sorted(wanted):
             if number not in decoded:
                 provenance.skip(f"{video}/frame {number}", "frame not decodable (beyond the end of the video?)")
                 continue
-            items["images"].append(face_square(decoded[number], crop, size, centre_fraction))
+            square = face_square(decoded[number], crop, size, centre_fraction)
+            if square is None:
+                height, width = decoded[number].shape
+                provenance.skip(f"{video}/frame {number}", f"{width}x{height} frame: no pixel inside the crop")
+                continue
+            items["images"].append(square)
             items["labels"].append(CLASS_NAMES.index(emotion))
             items["subjects"].append(row["subject"].strip())
             items["sequences"].append(f"{name}:{onset}")
@@ -85,7 +105,8 @@ def find_video(root, name):
 
 
 def read_frames(video, wanted):
-    """{frame index: gray frame} for the wanted indices, decoding the video once from the start."""
+    """{frame index: gray frame} for the wanted indices, decoding the video once from the start;
+    DatasetError when not even its first frame decodes."""
     capture = cv2.VideoCapture(str(video))
     found, index, last = {}, 0, max(wanted)
     while capture.isOpened() and index <= last:
@@ -96,6 +117,8 @@ def read_frames(video, wanted):
             found[index] = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         index += 1
     capture.release()
+    if index == 0:
+        raise DatasetError(video, "unreadable video (OpenCV decodes no frame of it)")
     return found
 
 

@@ -11,7 +11,10 @@ The layout of the release (licensed from Manchester Metropolitan University):
 The coding file has a title block, then a header row with at least `Subject`,
 `Filename`, `Onset Frame`, `Apex Frame`, `Offset Frame` and `Estimated Emotion`
 (plus Inducement Code, Duration, Type, Action Units, Notes, ...); frame numbers are
-those of the file names. Reading .xlsx needs `openpyxl`; a .csv export needs nothing.
+those of the file names. Reading .xlsx needs `openpyxl`; a .csv export (UTF-8) needs nothing.
+A coding row that cannot be used (a field count other than the header's, an unknown
+emotion, frame numbers that are not numbers or an offset before the onset) is
+skipped and recorded with its line number, and the other rows load.
 
 Each clip gives its frames from onset to offset (or only the apex, or onset/apex/
 offset) as separate items, grouped by `sequences` and `subjects`. Frames become
@@ -29,7 +32,7 @@ import cv2
 import numpy as np
 
 from datasets import synthetic
-from datasets.base import DatasetError, Provenance, empty_columns, from_columns, require_exists
+from datasets.base import Dataset, DatasetError, Provenance, decode_gray, empty_columns, from_columns, require_exists
 
 CLASS_NAMES = ["anger", "contempt", "disgust", "fear", "happiness", "other", "sadness", "surprise"]
 CODING_COLUMNS = ("Subject", "Filename", "Onset Frame", "Apex Frame", "Offset Frame", "Estimated Emotion")
@@ -46,16 +49,25 @@ def load(path, size=48, frames="expression", crop="centre", centre_fraction=0.8)
         raise ValueError(f"frames must be one of {FRAME_CHOICES}, got {frames!r}")
     provenance = Provenance(str(root))
     items = empty_columns()
-    for line, row in read_coding(find_coding_file(root)):
+    coding = find_coding_file(root)
+    for line, row in read_coding(coding):
+        if isinstance(row, str):
+            provenance.skip(f"{coding.name} line {line}", row)
+            continue
         clip = str(row["Filename"]).strip()
+        where = f"{coding.name} line {line} ({clip})"
         emotion = str(row["Estimated Emotion"]).strip().lower()
         if emotion not in CLASS_NAMES:
-            provenance.skip(f"coding row {line} ({clip})", f"unknown emotion {emotion!r}")
+            provenance.skip(where, f"unknown emotion {emotion!r}")
             continue
         try:
             onset, apex, offset = (int(float(row[c])) for c in ("Onset Frame", "Apex Frame", "Offset Frame"))
-        except (TypeError, ValueError):
-            provenance.skip(f"coding row {line} ({clip})", "onset/apex/offset frame is not a number")
+        except (TypeError, ValueError, OverflowError):
+            provenance.skip(where, "onset/apex/offset frame is not a number")
+            continue
+        numbers = wanted_frames(onset, apex, offset, frames)
+        if not numbers:
+            provenance.skip(where, f"offset frame {offset} is before onset frame {onset}")
             continue
         subject = str(row["Subject"]).strip().zfill(3)
         folder = root / subject / clip
@@ -63,15 +75,19 @@ def load(path, size=48, frames="expression", crop="centre", centre_fraction=0.8)
             provenance.skip(folder, "clip folder listed in the coding file is missing")
             continue
         files = {frame_number(p): p for p in folder.iterdir() if frame_number(p) is not None}
-        for number in wanted_frames(onset, apex, offset, frames):
+        for number in numbers:
             if number not in files:
                 provenance.skip(f"{folder}/frame {number}", "frame file missing")
                 continue
-            gray = cv2.imread(str(files[number]), cv2.IMREAD_GRAYSCALE)
+            gray, problem = decode_gray(files[number])
             if gray is None:
-                provenance.skip(files[number], "unreadable image")
+                provenance.skip(files[number], problem)
                 continue
-            items["images"].append(face_square(gray, crop, size, centre_fraction))
+            square = face_square(gray, crop, size, centre_fraction)
+            if square is None:
+                provenance.skip(files[number], f"{gray.shape[1]}x{gray.shape[0]} frame: no pixel inside the crop")
+                continue
+            items["images"].append(square)
             items["labels"].append(CLASS_NAMES.index(emotion))
             items["subjects"].append(subject)
             items["sequences"].append(clip)
@@ -81,15 +97,16 @@ def load(path, size=48, frames="expression", crop="centre", centre_fraction=0.8)
 
 
 def find_coding_file(root):
+    """The coding table in `root`: SAMM_Micro_FACS_Codes* first, else any .csv or .xlsx."""
     found = sorted(root.glob("*.csv")) + sorted(root.glob("*.xlsx"))
     if not found:
         raise DatasetError(root, "no coding file (SAMM_Micro_FACS_Codes*.xlsx or a .csv export of it)")
-    return found[0]
+    return min(found, key=lambda f: not f.name.startswith("SAMM_Micro_FACS_Codes"))
 
 
 def read_coding(path):
-    """(line number, row dict) of a coding table whose header row holds CODING_COLUMNS,
-    wherever that row is (the release puts a title block above it)."""
+    """(line number, row dict or why the row is malformed) of a coding table whose header
+    row holds CODING_COLUMNS, wherever that row is (the release puts a title block above it)."""
     if path.suffix == ".xlsx":
         try:
             import openpyxl  # noqa: F401  (pandas' Excel reader)
@@ -97,19 +114,56 @@ def read_coding(path):
             raise DatasetError(path, "reading .xlsx needs `pip install openpyxl` (or export the sheet as .csv)") \
                 from None
         import pandas as pd
-        rows = pd.read_excel(path, header=None, dtype=str).fillna("").values.tolist()
+        try:
+            sheet = pd.read_excel(path, header=None, dtype=str).fillna("").values.tolist()
+        except Exception as error:  # openpyxl and zipfile raise many kinds for a broken workbook
+            raise DatasetError(path, f"not a readable Excel workbook: {error}") from None
+        rows = [(i + 1, row) for i, row in enumerate(sheet)]
     else:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.reader(f))
+        rows = read_csv(path)
     return table_rows(path, rows, CODING_COLUMNS)
 
 
+def read_csv(path):
+    """(line number, fields) of each row of a UTF-8 CSV file; the line number reads '5-40'
+    for a row that runs over several lines (a quoted field holding line breaks, or an
+    unclosed quote)."""
+    rows, first = [], 1
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            for fields in reader:
+                rows.append((str(first) if reader.line_num == first else f"{first}-{reader.line_num}", fields))
+                first = reader.line_num + 1
+    except UnicodeDecodeError as error:
+        raise DatasetError(path, f"not UTF-8 text (byte {error.start}): save the table as CSV UTF-8") from None
+    except csv.Error as error:
+        raise DatasetError(path, f"not a readable CSV table (line {first}: {error})") from None
+    return rows
+
+
 def table_rows(path, rows, required):
-    for i, row in enumerate(rows):
-        header = [str(c).strip() for c in row]
+    """(line number, row dict or why it is malformed) for each non-blank row below the header
+    row, the first row holding the `required` columns. A row with fewer fields than the
+    header, or with text beyond its last column, is malformed: its values cannot be trusted
+    to sit under their column names."""
+    for i, (_, fields) in enumerate(rows):
+        header = [str(c).strip() for c in fields]
         if set(required) <= set(header):
-            return [(i + j + 2, dict(zip(header, r))) for j, r in enumerate(rows[i + 1:]) if any(str(c).strip() for c in r)]
-    raise DatasetError(path, f"no header row with the columns {', '.join(required)}")
+            break
+    else:
+        raise DatasetError(path, f"no header row with the columns {', '.join(required)}")
+    width = max(k + 1 for k, name in enumerate(header) if name)  # the header's trailing empty cells do not count
+    table = []
+    for line, fields in rows[i + 1:]:
+        cells = [str(c).strip() for c in fields]
+        if not any(cells):
+            continue
+        if len(cells) < width or any(cells[len(header):]):
+            table.append((line, f"malformed row: {len(cells)} fields where the header has {width}"))
+        else:
+            table.append((line, dict(zip(header, fields))))
+    return table
 
 
 def frame_number(path):
@@ -130,7 +184,8 @@ def wanted_frames(onset, apex, offset, frames):
 
 
 def face_square(gray, crop, size, centre_fraction=0.8):
-    """A square of `size` pixels: the frame's centre, or the (x, y, w, h) box given."""
+    """A square of `size` pixels: the frame's centre, or the (x, y, w, h) box given;
+    None when no pixel of the frame lies inside (a box outside it, a frame too small)."""
     if crop == "centre":
         h, w = gray.shape
         side = int(min(h, w) * centre_fraction)
@@ -138,9 +193,9 @@ def face_square(gray, crop, size, centre_fraction=0.8):
         region = gray[y:y + side, x:x + side]
     else:
         x, y, w, h = crop
-        region = gray[y:y + h, x:x + w]
-        if region.size == 0:
-            raise ValueError(f"crop box {crop} lies outside the {gray.shape[1]}x{gray.shape[0]} frame")
+        region = gray[max(y, 0):max(y + h, 0), max(x, 0):max(x + w, 0)]
+    if region.size == 0:
+        return None
     return cv2.resize(region, (size, size), interpolation=cv2.INTER_AREA)
 
 

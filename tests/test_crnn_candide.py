@@ -4,17 +4,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
+from common.claims import load_claims
+from common.faces import Landmarks
 from datasets.base import Dataset, Provenance
-from papers.crnn_candide import EXPERIMENTS, candide, clips
+from papers.crnn_candide import candide, clips
 from papers.crnn_candide.model import build_crnn
 
 PAPER_DIR = Path(__file__).resolve().parents[1] / "papers" / "crnn_candide"
 
 
 def printed_summary():
-    return yaml.safe_load((PAPER_DIR / "claims.yaml").read_text())["model_summaries"][0]
+    return load_claims(PAPER_DIR / "claims.yaml")["model_summaries"][0]
 
 
 def test_full_size_model_matches_every_row_of_the_printed_summary():
@@ -74,7 +75,7 @@ def test_face_model_recovers_pose_and_flags_frames_without_landmarks():
     found = np.ones(40, bool)
     found[-1] = False
     points[-1] = np.nan
-    landmarks = candide.Landmarks(points, np.ones(40, bool), found)
+    landmarks = Landmarks(points, np.ones(40, bool), found)
     model = candide.FaceModel(shape_units=3, animation_units=5).fit(landmarks, np.repeat(np.arange(8), 5))
     t, c = candide.similarity_pose(points[:-1], model.reference)
     relative = c / c[0]
@@ -85,15 +86,6 @@ def test_face_model_recovers_pose_and_flags_frames_without_landmarks():
     assert features[-1].tolist() == [0.0] * 12 + [0.0] and features[:-1, -1].all()
     fitted = model.reconstruct(features[:-1])
     assert np.abs(fitted - points[:-1]).mean() < 0.5  # within the 0.05-unit noise at scale 5-10
-
-
-def test_landmarks_fall_back_to_the_whole_frame_and_are_cached(tmp_path):
-    blank = np.full((2, 48, 48), 128, np.uint8)
-    first = candide.detect_landmarks(blank, upscale=2, cache_dir=tmp_path)
-    assert not first.face_found.any()  # no face in a flat frame: the whole frame was the box, and it is counted
-    assert first.points.shape == (2, 68, 2)
-    again = candide.detect_landmarks(blank[:1], upscale=2, cache_dir=tmp_path)
-    np.testing.assert_array_equal(again.points[0], first.points[0])
 
 
 @pytest.mark.parametrize("name", ["crnn_candide"])

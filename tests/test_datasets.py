@@ -8,17 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 import datasets
-from datasets import ckplus, fer2013, synthetic
+from conftest import real_data, write_fer_image_folders
+from datasets import ckplus, fer2013
 from datasets.base import DatasetError
 
 REPO = Path(__file__).resolve().parents[1]
-REAL = REPO.parent / "shared" / "datasets"
-needs_real = pytest.mark.skipif(not REAL.is_dir(), reason="no ../shared/datasets beside the checkout")
 
 
 @pytest.fixture(scope="module")
@@ -93,11 +91,7 @@ def test_fer_refuses_files_that_are_not_fer2013(tmp_path, name, content):
 
 
 def test_fer_image_folder_layout(tmp_path):
-    images, labels, _ = synthetic.face_images(14, fer2013.CLASS_NAMES, seed=2)
-    for i, (image, label) in enumerate(zip(images, labels)):
-        folder = tmp_path / ("train" if i < 7 else "test") / fer2013.CLASS_NAMES[label]
-        folder.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(folder / f"im{i}.png"), image)
+    labels = write_fer_image_folders(tmp_path, seed=2)
     (tmp_path / "test" / "happy").mkdir(exist_ok=True)
     (tmp_path / "test" / "happy" / "broken.png").write_text("not a png")
     data = fer2013.load(tmp_path)
@@ -156,7 +150,7 @@ def test_ckplus_counts_bad_labels_and_unreadable_images(tmp_path):
     assert len(data) == 5 * 3 - 1  # 7 sequences, 2 without a usable label, 1 frame unreadable
     reasons = {s["where"]: s["reason"] for s in data.provenance.skipped}
     assert "neutral" in reasons[str(emotion_files[0])]
-    assert "unreadable emotion code" == reasons[str(emotion_files[1])]
+    assert reasons[str(emotion_files[1])] == "unreadable emotion code 'happy' (not a number)"
     assert reasons[str(last_frame)] == "unreadable image"
 
 
@@ -198,9 +192,8 @@ def test_registry_loads_through_datasets_load(fer_csv):
 
 # ---- real copies in ../shared/datasets ----
 
-@needs_real
 def test_real_ckplus48_counts():
-    data = ckplus.load(REAL / "ckplus" / "CK+48")
+    data = ckplus.load(real_data("ckplus/CK+48"))
     summary = data.summary()
     assert summary["total"] == 981 and summary["subjects"] == 118 and summary["sequences"] == 327
     assert summary["classes"] == {"anger": 135, "contempt": 54, "disgust": 177, "fear": 75, "happy": 207,
@@ -210,10 +203,7 @@ def test_real_ckplus48_counts():
 
 @pytest.fixture(scope="module")
 def real_fer():
-    path = REAL / "fer2013" / "fer2013.csv.xz"
-    if not path.exists():
-        pytest.skip("no ../shared/datasets/fer2013 beside the checkout")
-    return fer2013.load(path)
+    return fer2013.load(real_data("fer2013/fer2013.csv.xz"))
 
 
 def test_real_fer2013_counts(real_fer):

@@ -25,6 +25,7 @@ pytest.importorskip("jax")
 
 def tiny_recipe():
     import keras
+
     from common.engine import ReplicaRecipe
     from common.pipeline import augmentation
 
@@ -156,6 +157,7 @@ def test_the_replica_axis_sharded_over_two_devices_gives_the_one_device_result(t
 
 def test_the_tensorflow_path_trains_the_recipe_through_keras_fit(tmp_path):
     import keras
+
     from common.experiment import RunContext
     fold = tiny_folds()[0]
     keras.utils.set_random_seed(fold.seed)

@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
-from scipy import stats
 
-from common.protocols import make_folds, summarize
+from common.protocols import make_folds
 from datasets.base import Dataset, Provenance
 
 
@@ -40,15 +39,6 @@ def test_official_and_repeated_protocols():
     repeats = make_folds(ds, {"kind": "random_split", "fractions": [0.8, 0.1, 0.1], "repeats": 3}, seed=5)
     assert [f.seed for f in repeats] == [5, 6, 7]
     assert not np.array_equal(repeats[0].test.images, repeats[1].test.images)
-
-
-def test_summary_gives_the_t_interval():
-    values = [0.70, 0.72, 0.74, 0.71, 0.73]
-    s = summarize(values)
-    half = stats.t.ppf(0.975, 4) * np.std(values, ddof=1) / np.sqrt(5)
-    assert s["mean"] == pytest.approx(0.72)
-    assert s["ci95"] == pytest.approx([0.72 - half, 0.72 + half])
-    assert summarize([0.5])["ci95"] == [0.5, 0.5]
 
 
 def test_official_protocol_names_the_missing_split():

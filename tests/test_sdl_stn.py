@@ -6,9 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from common.claims import load_claims
+from common.claims import claims_path, load_claims
 from common.layers import SpatialTransformer
-from common.report import claims_path
 from common.saliency import input_gradients
 from datasets import ferg
 from papers.sdl_stn import DEFAULT_EXPERIMENTS, EXPERIMENTS

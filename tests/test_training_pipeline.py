@@ -3,8 +3,9 @@ import keras
 import numpy as np
 import pytest
 
-from common.pipeline import make_pipeline, oversample_indices, to_float
-from common.training import fit, read_history, set_seed
+from common.pipeline import augmentation, make_pipeline, oversample_indices, set_epoch, to_float
+from common.training import fit, resumed_from_epoch, set_seed
+from conftest import Interrupt
 
 
 def tiny_model(n_classes=3):
@@ -38,32 +39,55 @@ def test_pipeline_batches_and_augments_only_training_data():
     assert set(train_batches[0][0]) == {"image", "other"}
 
 
-class Interrupt(keras.callbacks.Callback):
-    """Stops training with an error after `at` epochs, as a killed process would."""
+def test_a_training_pipeline_is_a_function_of_seed_and_epoch():
+    x, y = arrays()
 
-    def __init__(self, at):
-        super().__init__()
-        self.at = at
+    def epoch_batches(data):
+        batches = list(data)  # one pass
+        return [np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])]
 
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.at:
-            raise KeyboardInterrupt
+    def pipeline():
+        return make_pipeline(x, y, batch_size=16, training=True, augment=keras.layers.RandomTranslation(0.2, 0.2, seed=1))
+    straight = pipeline()
+    epochs = []
+    for epoch in range(3):  # as fit does
+        set_epoch(straight, epoch)
+        epochs.append(epoch_batches(straight))
+    assert not np.array_equal(epochs[1][1], epochs[2][1])  # reshuffled
+    jumped = pipeline()
+    set_epoch(jumped, 2)  # a resumed run starts at epoch 2
+    for a, b in zip(epochs[2], epoch_batches(jumped)):
+        np.testing.assert_array_equal(a, b)
 
 
-def test_interrupted_training_resumes_where_it_stopped(tmp_path):
+def resumable_training(work_dir, interrupt_at=None):
+    """A model with dropout, trained on augmented, shuffled data with a plateau schedule and early stopping."""
     x, y = arrays()
     set_seed(0)
-    model = tiny_model()
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dropout(0.5), keras.layers.Dense(3, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    data = make_pipeline(x, y, batch_size=16, training=True)
+    data = make_pipeline(x, y, batch_size=16, training=True, augment=augmentation(seed=1), seed=0)
+    callbacks = [keras.callbacks.ReduceLROnPlateau("val_accuracy", patience=1, factor=0.5),
+                 keras.callbacks.EarlyStopping("val_loss", patience=3)]
+    callbacks += [Interrupt(interrupt_at)] if interrupt_at else []
+    history, seconds = fit(model, data, make_pipeline(x, y), epochs=5, work_dir=work_dir, callbacks=callbacks,
+                           verbose=0)
+    return history, seconds, model.predict(x, verbose=0)
+
+
+def test_interrupted_training_ends_exactly_as_the_uninterrupted_one(tmp_path):
+    history, _, scores = resumable_training(tmp_path / "straight")
     with pytest.raises(KeyboardInterrupt):
-        fit(model, data, make_pipeline(x, y), epochs=4, work_dir=tmp_path, callbacks=[Interrupt(2)], verbose=0)
-    assert len(read_history(tmp_path / "training_log.csv")["loss"]) == 2
-    model = tiny_model()  # a new process: fresh weights, the backup restores them
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    history, _ = fit(model, data, make_pipeline(x, y), epochs=4, work_dir=tmp_path, verbose=0)
-    assert len(history["loss"]) == 4  # epochs 3 and 4 were trained, 1 and 2 not repeated
-    assert (tmp_path / "best.weights.h5").exists()
+        resumable_training(tmp_path / "killed", interrupt_at=3)
+    assert resumed_from_epoch(tmp_path / "killed") is None
+    resumed_history, seconds, resumed_scores = resumable_training(tmp_path / "killed")
+    assert resumed_from_epoch(tmp_path / "killed") == 3  # epochs 1, 2 checkpointed; training restarted at 3
+    assert resumed_history == history
+    np.testing.assert_array_equal(resumed_scores, scores)  # same best epoch, same weights
+    again_history, again_seconds, again_scores = resumable_training(tmp_path / "killed")  # finished: no training
+    assert again_history == history and again_seconds == seconds
+    np.testing.assert_array_equal(again_scores, scores)
 
 
 def test_model_selection_refuses_a_non_validation_metric(tmp_path):

@@ -12,12 +12,12 @@ and the micro-expression datasets the paper names are further experiments.
 """
 from __future__ import annotations
 
-import numpy as np
 import keras
+import numpy as np
 
 from common.engine import ReplicaRecipe
 from common.experiment import Experiment
-from common.faces import Box, HaarFaceDetector, crop_face, largest
+from common.faces import haar_face_crops
 from common.pipeline import augmentation, make_pipeline, to_float
 from common.training import fit, predict
 from datasets.base import Dataset
@@ -131,18 +131,7 @@ def detect_faces(ds: Dataset, config):
     """`prepare` for the video datasets: the paper finds faces with OpenCV's Haar cascade
     (Section 3.3.1). Frames come from the loaders as larger centre crops; the largest face
     in each becomes a 48x48 crop. A frame without a face keeps its centre crop, counted."""
-    detector, size = HaarFaceDetector(), config["face_size"]
-    faces, missed = np.empty((len(ds), size, size), np.uint8), 0
-    for i, frame in enumerate(ds.images):
-        box = largest(detector.detect(frame))
-        if box is None:
-            missed += 1
-            margin = frame.shape[0] // 6
-            box = Box(margin, margin, frame.shape[1] - 2 * margin, frame.shape[0] - 2 * margin)
-        faces[i] = crop_face(frame, box, size)
-    ds.provenance.notes.append(f"Haar cascade found no face in {missed} of {len(ds)} frames; "
-                               f"their centre crop was kept")
-    return Dataset(**{**ds.__dict__, "images": faces})
+    return haar_face_crops(ds, config["face_size"])
 
 
 DEVIATIONS = [
@@ -160,16 +149,16 @@ DEVIATIONS = [
 EXPERIMENTS = {
     "adam": Experiment(
         PAPER, "adam", "6-conv CNN trained with Adam (Tables 1-2, first row)", "fer2013",
-        "fer2013/fer2013.csv.xz", BASE_CONFIG, RECIPE.train_and_evaluate, smoke_config=SMOKE, deviations=DEVIATIONS,
-        replica_recipe=RECIPE),
+        BASE_CONFIG, RECIPE.train_and_evaluate, smoke_config=SMOKE, deviations=DEVIATIONS,
+        paper_recipe={"optimizer": "adam"}, replica_recipe=RECIPE),
     "rmsprop": Experiment(
         PAPER, "rmsprop", "The same CNN trained with RMSprop (Tables 1-2, second row)", "fer2013",
-        "fer2013/fer2013.csv.xz", {**BASE_CONFIG, "optimizer": "rmsprop"}, RECIPE.train_and_evaluate,
-        smoke_config=SMOKE, deviations=DEVIATIONS, replica_recipe=RECIPE),
+        {**BASE_CONFIG, "optimizer": "rmsprop"}, RECIPE.train_and_evaluate,
+        smoke_config=SMOKE, deviations=DEVIATIONS, paper_recipe={"optimizer": "rmsprop"}, replica_recipe=RECIPE),
     "hybrid_hog": Experiment(
         PAPER, "hybrid_hog", "Hybrid CNN on raw pixels + HOG features (abstract), Adam", "fer2013",
-        "fer2013/fer2013.csv.xz", {**BASE_CONFIG, "model": {**BASE_CONFIG["model"], "hog": True}},
-        train_hybrid, smoke_config=SMOKE,
+        {**BASE_CONFIG, "model": {**BASE_CONFIG["model"], "hog": True}},
+        train_hybrid, smoke_config=SMOKE, paper_recipe={"optimizer": "adam"},
         deviations=DEVIATIONS + ["HOG: OpenCV's descriptor (8x8 cells, 9 bins, 2x2-cell blocks); the paper "
                                  "gives no HOG parameters. Augmentation moves the pixels only, not the HOG input."]),
 }
@@ -177,14 +166,12 @@ EXPERIMENTS = {
 MICRO_EXPRESSION_CONFIG = {**BASE_CONFIG, "protocol": {"kind": "subject_kfold", "k": 5, "val_fraction": 0.15},
                            "face_size": 48}
 MICRO_EXPRESSION_SMOKE = {**SMOKE, "epochs": 4, "protocol": {"k": 2}, "synthetic": {}}
-for name, title, dataset, subpath in (
-        ("samm", "The CNN on SAMM apex-phase frames, Adam (Section 3, Conclusion)", "samm", "samm"),
-        ("mevie", "The CNN on MEVIEW video frames, Adam (Sections 3.1-3.2)", "mevie", "meview")):
+for name, title, dataset in (
+        ("samm", "The CNN on SAMM apex-phase frames, Adam (Section 3, Conclusion)", "samm"),
+        ("mevie", "The CNN on MEVIEW video frames, Adam (Sections 3.1-3.2)", "mevie")):
     EXPERIMENTS[name] = Experiment(
-        PAPER, name, title, dataset, subpath, MICRO_EXPRESSION_CONFIG, RECIPE.train_and_evaluate, replica_recipe=RECIPE,
-        prepare=detect_faces,
-        smoke_config=MICRO_EXPRESSION_SMOKE, loader_options={"size": 144},
+        PAPER, name, title, dataset, MICRO_EXPRESSION_CONFIG, RECIPE.train_and_evaluate, replica_recipe=RECIPE,
+        prepare=detect_faces, smoke_config=MICRO_EXPRESSION_SMOKE, loader_options={"size": 144},
+        paper_recipe={"optimizer": "adam"},
         deviations=["The paper gives no split for its frames: we split by subject (5-fold), so that no person "
                     "is in training and test."])
-
-DEFAULT_EXPERIMENTS = ["adam", "rmsprop"]

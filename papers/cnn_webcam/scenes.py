@@ -3,7 +3,11 @@
 No webcam recording ships with the suite, so we compose one: 48x48 faces
 (FER2013 PrivateTest for the benchmark, synthetic faces for CI) enlarged and
 pasted at varied positions and sizes onto larger frames of smooth background
-clutter, one to three faces per frame, and written with OpenCV's VideoWriter.
+clutter, one to three faces per frame (independent frames: the benchmark's), or
+one face gliding across one background (a video: for following faces between
+detections), and written with OpenCV's VideoWriter. `match_faces` tells which
+detected boxes are faces that were placed, so false detections are not counted
+as faces found.
 """
 from __future__ import annotations
 
@@ -40,6 +44,40 @@ def compose_frames(faces, n_frames, height=480, width=640, faces_per_frame=(1, 3
         frames[f] = frame
         placements.append(placed)
     return frames, placements
+
+
+def moving_frames(face, n_frames, height=240, width=320, size=100, step=(6, 3), seed=0):
+    """A video: one face glides by `step` pixels a frame across a still background, bouncing
+    off the edges. Frames and placements as compose_frames (face index 0)."""
+    still = background(np.random.default_rng(seed), height, width)
+    frames = np.empty((n_frames, height, width), np.uint8)
+    position, velocity, placements = [10, 10], list(step), []
+    patch = _with_border(face, size)
+    for f in range(n_frames):
+        for axis, limit in ((0, width), (1, height)):
+            if not 0 <= position[axis] + velocity[axis] <= limit - size:
+                velocity[axis] = -velocity[axis]
+            position[axis] += velocity[axis]
+        x, y = position
+        frames[f] = still
+        frames[f, y:y + size, x:x + size] = patch
+        placements.append([(0, x, y, size)])
+    return frames, placements
+
+
+def match_faces(boxes, placed):
+    """Pairs (box index, placement index): a box matches a placed face when its centre lies
+    inside the face's square and its width is 0.4 to 1.3 times the square's (detectors box
+    the face, not the reflected border around it); each placed face matches one box at most."""
+    pairs, taken = [], set()
+    for b, (x, y, w, h) in enumerate(boxes):
+        cx, cy = x + w / 2, y + h / 2
+        for p, (_face, px, py, size) in enumerate(placed):
+            if p not in taken and px <= cx <= px + size and py <= cy <= py + size and 0.4 * size <= w <= 1.3 * size:
+                pairs.append((b, p))
+                taken.add(p)
+                break
+    return pairs
 
 
 def _with_border(face, size):

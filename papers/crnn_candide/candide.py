@@ -10,7 +10,8 @@ objective nor the Candide-3 fitting code is available, so this module substitute
    ensemble of regression trees learned from annotated faces: the learned part of
    the fit) inside dlib's HOG face box, on the frame upscaled x4. Where HOG finds
    no face the whole frame is the box (CK+48 frames are face crops); both that
-   fallback and a failed landmark prediction are counted per frame.
+   fallback and a failed landmark prediction are counted per frame
+   (`common.faces.detect_landmarks`, cached on disk with the other face stages).
 2. Pose (rz, s, tx, ty): the similarity transform that maps the mean shape onto the
    68 points with least squared error. rx and ry (out-of-plane rotation) are not
    estimated: there is no 3D model, and CK+ faces are frontal.
@@ -27,56 +28,9 @@ the mean face (zeros) and flag 0.
 """
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-from pathlib import Path
-
-import cv2
 import numpy as np
-from tqdm.auto import tqdm
 
-from common.faces import Box, DlibFaceDetector, DlibLandmarks
-
-CACHE = Path(__file__).resolve().parents[2] / "cache" / "crnn_candide"
-
-
-@dataclasses.dataclass
-class Landmarks:
-    points: np.ndarray  # (N, 68, 2) float32 in frame pixels; NaN where not found
-    face_found: np.ndarray  # (N,) bool: dlib's HOG detector found a face (else the whole frame was the box)
-    found: np.ndarray  # (N,) bool: the shape predictor gave 68 points
-
-
-def detect_landmarks(frames, upscale=4, cache_dir=CACHE) -> Landmarks:
-    """68 landmarks per uint8 (N, H, W) frame, cached on disk per frame by a hash of its pixels."""
-    cache_dir = Path(cache_dir)
-    cache_file = cache_dir / f"landmarks-x{upscale}.npz"
-    store = dict(np.load(cache_file, allow_pickle=False)) if cache_file.exists() else {}
-    known = {key: i for i, key in enumerate(store.get("keys", []))}
-    keys = [hashlib.sha1(np.ascontiguousarray(f).tobytes() + str(f.shape).encode()).hexdigest() for f in frames]
-    missing = [i for i, key in enumerate(keys) if key not in known]
-    if missing:
-        detector, predictor = DlibFaceDetector(upsample=0), DlibLandmarks()
-        new_points, new_face, new_found = [], [], []
-        for i in tqdm(missing, desc="dlib landmarks", unit="frame"):
-            big = cv2.resize(frames[i], None, fx=upscale, fy=upscale, interpolation=cv2.INTER_CUBIC)
-            boxes = detector.detect(big)
-            box = max(boxes, key=lambda b: b.score) if boxes else Box(0, 0, big.shape[1], big.shape[0])
-            points = predictor(big, box)
-            new_face.append(bool(boxes))
-            new_found.append(points is not None)
-            new_points.append(np.full((68, 2), np.nan, np.float32) if points is None else points / upscale)
-        store = {"keys": np.concatenate([store.get("keys", np.array([], dtype="<U40")), np.array(keys)[missing]]),
-                 "points": np.concatenate([store.get("points", np.zeros((0, 68, 2), np.float32)), new_points]),
-                 "face_found": np.concatenate([store.get("face_found", np.zeros(0, bool)), new_face]),
-                 "found": np.concatenate([store.get("found", np.zeros(0, bool)), new_found])}
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        partial = cache_file.with_suffix(".tmp.npz")
-        np.savez(partial, **store)
-        partial.replace(cache_file)
-        known = {key: i for i, key in enumerate(store["keys"])}
-    index = np.array([known[key] for key in keys], dtype=int)
-    return Landmarks(store["points"][index].astype(np.float32), store["face_found"][index], store["found"][index])
+from common.faces import Landmarks
 
 
 def similarity_pose(points, reference):

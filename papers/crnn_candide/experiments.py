@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from common.experiment import Experiment, FoldResult
+from common.faces import detect_landmarks
 from common.pipeline import make_pipeline, to_float
 from common.training import fit, predict
 from papers.crnn_candide import candide, clips
@@ -35,7 +36,9 @@ CONFIG = {
     "seed": 0,
     "classes": clips.PAPER_CLASSES,
     "clip_frames": clips.CLIP_FRAMES,
-    "epochs": 12,
+    # The paper gives no epoch count. Our full recipe trains until ReduceLROnPlateau has long run out of
+    # patience; the committed 12-epoch CPU runs are cut-down runs of it (the report says so).
+    "epochs": 100,
     "batch_size": 8,
     "learning_rate": 2e-3,
     "model": {"filters": [64, 128, 256, 512], "lstm_units": [128, 64], "dense_units": 128,
@@ -43,7 +46,7 @@ CONFIG = {
     "reduce_lr": {"factor": 0.5, "patience": 3, "min_lr": 1e-5},
     "candide": False,
     "face_model": {"upscale": 4, "shape_units": 14, "animation_units": 65},
-    "baseline_epochs": 8,
+    "baseline_epochs": 50,
 }
 
 SMOKE = {
@@ -66,7 +69,7 @@ def train_and_evaluate(fold, config, ctx):
     extra = {}
     candide_features = 0
     if config["candide"]:
-        landmarks = {name: candide.detect_landmarks(frames_of(part), config["face_model"]["upscale"])
+        landmarks = {name: detect_landmarks(frames_of(part), config["face_model"]["upscale"])
                      for name, part in parts.items()}
         face_model, features = fit_face_model(parts, landmarks, config["face_model"])
         x = {name: {"image": x[name], "candide": features[name]} for name in parts}
@@ -177,8 +180,10 @@ DEVIATIONS = [
 
 def _experiment(name, title, protocol, candide_stream, baseline_epochs=0):
     config = {**CONFIG, "protocol": protocol, "candide": candide_stream, "baseline_epochs": baseline_epochs}
-    return Experiment(PAPER, name, title, "ckplus", "ckplus/CK+48", config, train_and_evaluate,
-                      prepare=clips.prepare, smoke_config=SMOKE, deviations=DEVIATIONS)
+    return Experiment(PAPER, name, title, "ckplus", config, train_and_evaluate,
+                      prepare=clips.prepare, smoke_config={**SMOKE, "baseline_epochs": min(baseline_epochs, 8)},
+                      deviations=DEVIATIONS,
+                      paper_recipe={"protocol": PAPER_PROTOCOL["kind"]})
 
 
 EXPERIMENTS = {e.name: e for e in [
@@ -191,5 +196,3 @@ EXPERIMENTS = {e.name: e for e in [
     _experiment("crnn_candide_subject", "CRNN-SVM with the face-model stream, subject-independent k-fold",
                 SUBJECT_PROTOCOL, candide_stream=True),
 ]}
-# What fits about 35 minutes of 2 shared CPU cores; crnn_candide_subject runs on request (--experiment).
-DEFAULT_EXPERIMENTS = ["crnn", "crnn_subject", "crnn_candide"]

@@ -1,0 +1,211 @@
+"""The experiments: the paper's pipeline on FER2013 under its 10-fold CV and under the official split.
+
+Per fold (Section "Results and interpretations": "all data samples were arbitrarily
+split into k groups", k = 10): each backbone is trained on the fold's training part
+(best epoch on a validation part carved from it), its features are extracted once for
+the fold's training, validation and test images and cached in the fold's work folder,
+then the ACGRNN is trained on the fused features (RMSProp) and predicts the test part.
+Table 1's training column is the same metrics on the fold's own training images.
+Extra fold metrics: each backbone's own test accuracy (what fusion adds), the face
+stage's counts on the test part, and the training-column metrics.
+"""
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from common import plots
+from common.experiment import Experiment, FoldResult
+from common.metrics import classification_metrics
+from common.pipeline import make_pipeline, to_float
+from common.protocols import stratified_subsample
+from common.training import fit, predict
+from papers.acgrnn.face_stage import face_stage
+from papers.acgrnn.model import build_acgrnn, build_backbone
+
+PAPER = "acgrnn"
+STREAMS = ("efficientnet", "inception")
+
+CONFIG = {
+    "protocol": {"kind": "stratified_kfold", "k": 10, "val_fraction": 0.1},
+    "seed": 0,
+    # The dataset is cut to this many images (stratified by official split and class) before the face stage;
+    # None = every image, as the paper.
+    "max_train_images": None,
+    "face": {"upscale": 3, "min_confidence": 0.9, "landmark_upscale": 4},
+    "backbones": {
+        "architecture": "full",  # keras.applications EfficientNetB3 / InceptionResNetV2; "small": stand-ins
+        "weights": {"efficientnet": None, "inception": None},  # a local weights file each (ImageNet), else scratch
+        "efficientnet": {"input_size": 300, "batch_size": 16},
+        "inception": {"input_size": 299, "batch_size": 32},
+        "learning_rate": 1e-4,  # Adam, as printed for both
+        "output": "sigmoid",  # as printed (with binary cross-entropy); "softmax": categorical cross-entropy
+        "epochs": 30,
+        "early_stopping_patience": 5,
+        "width": 16,  # the "small" stand-ins' base width
+    },
+    "geometry": True,  # the 68-landmark stream fused beside the two backbones
+    "model": {"projection": 256, "position_size": 16, "fusion": "sum", "filters": 64, "windows": [2, 3],
+              "attention_windows": [1, 3], "gru_units": 64, "dropout": 0.5},
+    "optimizer": "rmsprop",
+    "learning_rate": 1e-3,
+    "batch_size": 64,
+    "epochs": 100,
+    "early_stopping_patience": 10,
+}
+
+OFFICIAL = {"kind": "official", "train": "Training", "val": "PublicTest", "test": "PrivateTest"}
+
+# CI: tiny stand-in backbones on the 48x48 faces, a few epochs, 2 folds of synthetic FER2013.
+SMOKE = {"protocol": {"k": 2}, "synthetic": {"n_train": 420, "n_public": 70, "n_private": 70},
+         "backbones": {"architecture": "small", "width": 8, "efficientnet": {"input_size": 48},
+                       "inception": {"input_size": 48}, "epochs": 5, "learning_rate": 3e-3},
+         "model": {"projection": 64, "position_size": 8, "filters": 16, "gru_units": 16},
+         "epochs": 20, "early_stopping_patience": 5, "batch_size": 32}
+
+
+def prepare(ds, config):
+    """The stratified cut (CPU configuration only), then MTCNN, alignment and the 68-point geometry."""
+    ds = stratified_subsample(ds, config["max_train_images"], config["seed"])
+    return face_stage(ds, config["face"])
+
+
+def backbone_features(kind, faces, onehot, config, work_dir, seed):
+    """Train one backbone on the fold's training part; its pooled features for every part, cached.
+
+    Returns ({part: features}, {"val_accuracy", "test_accuracy", "epochs", "seconds"}).
+    """
+    cached = work_dir / "features.npz"
+    if cached.exists():
+        stored = dict(np.load(cached))
+        return {part: stored[part] for part in faces}, {k: float(stored[k]) for k in
+                                                        ("val_accuracy", "test_accuracy", "epochs", "seconds")}
+    options = config["backbones"]
+    model = build_backbone(kind, onehot["train"].shape[1], architecture=options["architecture"],
+                           input_size=options[kind]["input_size"], face_size=faces["train"].shape[1],
+                           output=options["output"], weights=options["weights"][kind], width=options["width"])
+    loss = "binary_crossentropy" if options["output"] == "sigmoid" else "categorical_crossentropy"
+    model.compile(optimizer=keras.optimizers.Adam(options["learning_rate"]), loss=loss,
+                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
+    batch = options[kind]["batch_size"]
+    stop = keras.callbacks.EarlyStopping("val_accuracy", patience=options["early_stopping_patience"], mode="max")
+    history, seconds = fit(model, make_pipeline(faces["train"], onehot["train"], batch_size=batch, training=True,
+                                                seed=seed),
+                           make_pipeline(faces["val"], onehot["val"], batch_size=batch), epochs=options["epochs"],
+                           work_dir=work_dir, monitor="val_accuracy", callbacks=[stop], verbose=2)
+    extractor = keras.Model(model.input, model.get_layer("features").output)
+    features = {part: predict(extractor, make_pipeline(x, batch_size=64)) for part, x in faces.items()}
+    test_scores = predict(model, make_pipeline(faces["test"], batch_size=64))
+    summary = {"val_accuracy": max(history["val_accuracy"]), "epochs": len(history["loss"]), "seconds": seconds,
+               "test_accuracy": float((test_scores.argmax(1) == onehot["test"].argmax(1)).mean())}
+    np.savez(cached, **features, **summary)
+    return features, summary
+
+
+def standardised(streams):
+    """Each stream scaled by the training part's mean and std (features of a scratch-trained net vary widely)."""
+    out = {}
+    for name, parts in streams.items():
+        mean, std = parts["train"].mean(axis=0), parts["train"].std(axis=0) + 1e-6
+        out[name] = {part: ((x - mean) / std).astype(np.float32) for part, x in parts.items()}
+    return out
+
+
+def train_and_evaluate(fold, config, ctx):
+    parts = {"train": fold.train, "val": fold.val, "test": fold.test}
+    n_classes = len(fold.train.class_names)
+    faces = {name: to_float(part.images) for name, part in parts.items()}
+    onehot = {name: keras.utils.to_categorical(part.labels, n_classes) for name, part in parts.items()}
+    streams, extra, seconds, images_seen = {}, {}, 0.0, 0
+    for kind in STREAMS:
+        streams[kind], summary = backbone_features(kind, faces, onehot, config, ctx.work_dir / kind, fold.seed)
+        extra[f"{kind}_test_accuracy"] = summary["test_accuracy"]
+        seconds += summary["seconds"]
+        images_seen += int(summary["epochs"]) * len(fold.train)
+    if config["geometry"]:
+        streams["geometry"] = {name: part.geometry for name, part in parts.items()}
+    streams = standardised(streams)
+
+    def inputs(part):
+        return {name: values[part] for name, values in streams.items()}
+    model = build_acgrnn({name: values["train"].shape[1] for name, values in streams.items()}, n_classes,
+                         **config["model"])
+    model.compile(optimizer=keras.optimizers.RMSprop(config["learning_rate"]), loss="categorical_crossentropy",
+                  metrics=["accuracy"])
+    batch = config["batch_size"]
+    stop = keras.callbacks.EarlyStopping("val_accuracy", patience=config["early_stopping_patience"], mode="max")
+    history, acgrnn_seconds = fit(model, make_pipeline(inputs("train"), onehot["train"], batch_size=batch,
+                                                       training=True, seed=fold.seed),
+                                  make_pipeline(inputs("val"), onehot["val"], batch_size=batch),
+                                  epochs=config["epochs"], work_dir=ctx.work_dir / "acgrnn", monitor="val_accuracy",
+                                  callbacks=[stop], verbose=2)
+    y_prob = predict(model, make_pipeline(inputs("test"), batch_size=256))
+    train_prob = predict(model, make_pipeline(inputs("train"), batch_size=256))
+
+    extra |= training_column(fold.train.labels, train_prob, fold.train.class_names)
+    extra |= {"test_faces_mtcnn_found_count": float(fold.test.mtcnn_found.sum()),
+              "test_faces_mtcnn_missing_count": float((~fold.test.mtcnn_found).sum()),
+              "test_faces_dlib_box_found_count": float(fold.test.dlib_face_found.sum())}
+    if ctx.first_fold:
+        plots.roc_pr(fold.train.labels, train_prob, fold.train.class_names, ctx.figure_dir / "train_roc.png",
+                     ctx.figure_dir / "train_pr.png")
+    return FoldResult(fold.test.labels, y_prob, history, extra, seconds + acgrnn_seconds, len(history["loss"]),
+                      images_seen + len(history["loss"]) * len(fold.train),
+                      train_y_true=fold.train.labels, train_y_prob=train_prob)
+
+
+def training_column(y_true, y_prob, class_names):
+    """Table 1's training column (and Figs. 11-12's per-class AUC / AP): the metrics on the training images."""
+    m = classification_metrics(y_true, y_prob, class_names)
+    out = {f"train_{k}": m[k] for k in ("accuracy", "macro_precision", "macro_recall", "macro_specificity",
+                                        "macro_f1", "mcc")}
+    for cls, per in m["per_class"].items():
+        for k in ("roc_auc", "pr_ap"):
+            if per[k] is not None:
+                out[f"per_class.{cls}.train_{k}"] = per[k]
+    return out
+
+
+DEVIATIONS = [
+    "ImageNet weights cannot be obtained here: both backbones are trained from scratch on the fold's training "
+    "images unless a local weights file is given (config backbones.weights).",
+    "Backbones: config backbones.architecture 'full' is keras.applications' EfficientNetB3 and InceptionResNetV2 "
+    "at backbones.*.input_size (300 / 299 as the paper); 'small' (the CPU configuration) is a few blocks of each "
+    "family (MBConv + squeeze-excite; Inception-ResNet-A), not the paper's networks. config.json says which.",
+    "The paper gives no epochs for the backbones or the ACGRNN, no RMSProp learning rate or batch size, no "
+    "feature size and no filter / GRU sizes: ours are in config.json (best epoch by validation accuracy, early "
+    "stopping), the validation part carved from each fold's training part.",
+    "Geometry: the 68 dlib landmarks on the aligned face, normalised by the inter-ocular distance, are a third "
+    "stream projected and summed with the two backbones' features (the paper names the geometric features "
+    "without saying how they enter the fusion).",
+    "The attention gate is a sigmoid of the attention convolution (the paper names a gating mechanism without "
+    "its function); each (window, attention window) pair (2, 1) and (3, 3) is one branch, concatenated after "
+    "max-over-time pooling.",
+    "Images where MTCNN finds no face keep their original pixels (counted in the face-stage metrics); the paper "
+    "does not say what it did with them.",
+]
+
+
+def experiment(name, title, config, paper_recipe, smoke=SMOKE, deviations=()):
+    return Experiment(PAPER, name, title, "fer2013", config, train_and_evaluate,
+                      prepare=prepare, smoke_config=smoke, deviations=DEVIATIONS + list(deviations),
+                      paper_recipe=paper_recipe)
+
+
+KFOLD_RECIPE = {"protocol": "stratified_kfold", "folds": 10, "optimizer": "rmsprop"}
+
+EXPERIMENTS = {e.name: e for e in (
+    experiment("fer2013_kfold", "ACGRNN-RMSProp on FER2013, 10-fold CV over all images (Table 1, Figs. 7-12)",
+               CONFIG, KFOLD_RECIPE),
+    experiment("fer2013_official", "ACGRNN-RMSProp on FER2013's official split: Training / PublicTest / "
+               "PrivateTest (beside the paper's protocol)", {**CONFIG, "protocol": OFFICIAL},
+               {**KFOLD_RECIPE, "folds": None}, smoke={**SMOKE, "protocol": {}},
+               deviations=["Protocol: the official split instead of the paper's 10-fold CV, so that the number "
+                           "can be set beside published FER2013 results (PrivateTest)."]),
+    experiment("fer2013_kfold_concat", "Fusion by concatenation instead of the element-wise sum (the paper's "
+               "ablation, no number printed)", {**CONFIG, "model": {**CONFIG["model"], "fusion": "concat"}},
+               KFOLD_RECIPE),
+    experiment("fer2013_kfold_softmax", "Backbones trained with softmax and categorical cross-entropy instead of "
+               "the printed sigmoid and binary cross-entropy", {**CONFIG, "backbones": {
+                   **CONFIG["backbones"], "output": "softmax"}}, KFOLD_RECIPE),
+)}

@@ -1,0 +1,466 @@
+"""Bad input: a corpus of broken dataset files, written at test time, one case per item.
+
+Each case starts from a valid layout written by the loader's own `write_synthetic`,
+breaks one thing, and states what must come of it:
+- "error": a DatasetError whose message names the file and the problem;
+- "skip": the item counted in provenance.skipped (where, reason), the rest loaded;
+- "altered": the item kept but recorded in provenance.altered (e.g. resized).
+Nothing else may happen: no other exception, no other skip, no item silently missing.
+A few cases also go through `python -m datasets`: an error is one line on stderr naming
+the file with a non-zero exit, a skip shows in the summary, and never a traceback.
+"""
+import csv
+import dataclasses
+import gzip
+import lzma
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+import pytest
+
+import datasets
+from conftest import write_fer_image_folders
+from datasets import ckplus, fer2013, mevie, samm
+from datasets.base import DatasetError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# ---- valid layouts, written once, copied for each case ----
+
+def _write_valid(kind, folder):
+    """The valid dataset path of each kind (small: 14 to 28 items)."""
+    if kind == "fer2013":
+        return fer2013.write_synthetic(folder, n_train=7, n_public=7, n_private=7)
+    if kind == "fer2013_folder":
+        return _write_fer_folders(folder / "fer2013")
+    if kind == "ckplus":
+        return ckplus.write_synthetic(folder / "CK+48", n_subjects=3, sequences_per_class=1)
+    if kind == "ckplus_original":
+        return ckplus.write_synthetic(folder / "CK+", n_subjects=3, layout="original", sequences_per_class=1)
+    if kind == "samm":
+        return samm.write_synthetic(folder, n_clips=4)
+    return mevie.write_synthetic(folder, n_clips=4)
+
+
+def _write_fer_folders(root):
+    write_fer_image_folders(root, seed=1)
+    return root
+
+
+@pytest.fixture(scope="module")
+def valid(tmp_path_factory):
+    """valid(kind) -> (path of the valid layout, the Dataset it loads as)."""
+    written = {}
+
+    def get(kind):
+        if kind not in written:
+            path = _write_valid(kind, tmp_path_factory.mktemp(kind))
+            written[kind] = path, datasets.load(_loader(kind), path)
+        return written[kind]
+    return get
+
+
+def _loader(kind):
+    return kind.removesuffix("_original").removesuffix("_folder")
+
+
+def _fresh_copy(valid_path, tmp_path):
+    target = tmp_path / valid_path.parent.name / valid_path.name
+    copy = shutil.copytree if valid_path.is_dir() else shutil.copy
+    target.parent.mkdir(parents=True)
+    copy(valid_path, target)
+    return target
+
+
+# ---- ways to break files ----
+
+def _random_bytes(n=4000):
+    return np.random.default_rng(0).bytes(n)
+
+
+def _png(shape):
+    return cv2.imencode(".png", np.full(shape, 128, np.uint8))[1].tobytes()
+
+
+def _truncated_jpeg():
+    image = np.random.default_rng(0).integers(0, 256, (48, 48), dtype=np.uint8)
+    data = cv2.imencode(".jpg", image)[1].tobytes()
+    return data[:len(data) // 2]
+
+
+def _load_this(path):
+    """The case loads `path` itself (not the dataset folder), and the error must name it."""
+    return path, path
+
+
+def _overwrite(file, data):
+    file.write_bytes(data)
+    return file
+
+
+def _replace_with(file, suffix, data):
+    """Put `data` in place of `file`, under the same name with another suffix."""
+    file.unlink()
+    return _overwrite(file.with_suffix(suffix), data)
+
+
+def _overwrite_all(files, data):
+    for file in files:
+        file.write_bytes(data)
+
+
+def _delete_all(paths):
+    for path in paths:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.reader(f))
+
+
+def _write_rows(path, rows):
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+
+
+def _set_cell(path, line, column, value):
+    """Put `value` in a CSV file's cell (1-based line, 0-based column); returns the file's name and line."""
+    rows = _rows(path)
+    rows[line - 1][column] = value
+    _write_rows(path, rows)
+    return f"{path.name} line {line}"
+
+
+def _set_row(path, line, fields):
+    rows = _rows(path)
+    rows[line - 1] = fields
+    _write_rows(path, rows)
+    return f"{path.name} line {line}"
+
+
+def _latin1_cell(path, line, column, text):
+    """Put `text` in a cell and save the file as Latin-1, as a spreadsheet exported 'CSV (Windows)' might."""
+    _set_cell(path, line, column, text)
+    path.write_bytes(path.read_text().encode("latin-1"))
+    return path
+
+
+def _unclosed_quote(path, line, column):
+    """Open a quote in a cell that never closes, so that the CSV reader runs on to the end of the file."""
+    lines = path.read_text().splitlines(keepends=True)
+    fields = lines[line - 1].split(",")
+    fields[column] = '"oops'
+    lines[line - 1] = ",".join(fields)
+    path.write_text("".join(lines))
+    return f"{path.name} line {line}-{len(lines)}"
+
+
+def _append_line(path, text):
+    """Append one raw line to a text file; returns 'line N' as the FER2013 loader names it."""
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines + [text]) + "\n")
+    return f"line {len(lines) + 1}"
+
+
+def _fer_row(label="3", pixels=None, usage="Training"):
+    pixels = ["128"] * fer2013.PIXELS if pixels is None else pixels
+    return f"{label},{' '.join(pixels)},{usage}"
+
+
+def _packed_and_cut(path, opener, suffix):
+    packed = path.with_name(path.name + suffix)
+    with opener(packed, "wb") as out:
+        out.write(path.read_bytes())
+    data = packed.read_bytes()
+    packed.write_bytes(data[:len(data) // 2])
+    return _load_this(packed)
+
+
+def _fer_image(root):
+    return sorted(root.glob("train/*/*.png"))[0]
+
+
+def _ck_image(root, index=0):
+    return sorted(root.glob("*/*.png"))[index]
+
+
+def _move_to(file, folder):
+    folder.mkdir(exist_ok=True)
+    return file.rename(folder / file.name)
+
+
+def _emotion_file(root, index=0):
+    return sorted((root / "Emotion").glob("*/*/*_emotion.txt"))[index]
+
+
+def _sequence_folder(root, index=0):
+    emotion = _emotion_file(root, index)
+    return root / "cohn-kanade-images" / emotion.parent.relative_to(root / "Emotion")
+
+
+SAMM_CODING = samm.CODING_NAME
+SAMM_FIRST_ROW = 4  # title, blank line, header
+
+
+def _samm_clip(root, line=SAMM_FIRST_ROW + 1):
+    subject, clip = _rows(root / SAMM_CODING)[line - 1][:2]
+    return root / subject / clip
+
+
+def _samm_onset_frame(root):
+    return sorted(_samm_clip(root).glob("*.jpg"))[1]
+
+
+def _mevie_video(root, line=3):
+    return root / "videos" / _rows(root / "annotations.csv")[line - 1][0]
+
+
+def _unknown_layout(root):
+    _delete_all(list(root.iterdir()))
+    (root / "images").mkdir()
+    return root
+
+
+def _all_samm_emotions(root, value):
+    rows = _rows(root / SAMM_CODING)
+    for row in rows[SAMM_FIRST_ROW - 1:]:
+        row[-1] = value
+    _write_rows(root / SAMM_CODING, rows)
+    return root
+
+
+def _all_mevie_videos(root, data):
+    for video in (root / "videos").iterdir():
+        video.write_bytes(data)
+    return root
+
+
+# ---- the corpus ----
+
+@dataclasses.dataclass
+class Case:
+    id: str
+    kind: str  # which valid layout to start from (fer2013, ckplus, ckplus_original, samm, mevie)
+    corrupt: Callable  # dataset path -> what must be named, or (path to load, what) as _load_this gives
+    outcome: str  # "error", "skip" or "altered"
+    problem: str  # text the error message or the skip/alter reason holds
+    lost: int = 0  # items of the valid layout that must be missing
+    entries: int = 1  # skip/alter entries expected, all naming the same thing
+    options: dict = dataclasses.field(default_factory=dict)
+
+
+C = Case
+GOOD_PIXELS = ["128"] * fer2013.PIXELS
+CASES = [
+    # FER2013 CSV rows: counted skips, the other rows load
+    C("fer-truncated-row", "fer2013", lambda p: _append_line(p, _fer_row()[:3000]), "skip", "wrong column count"),
+    C("fer-non-numeric-pixel", "fer2013", lambda p: _append_line(p, _fer_row(pixels=GOOD_PIXELS[:-1] + ["x1"])),
+      "skip", "non-numeric pixel value"),
+    C("fer-too-few-pixels", "fer2013", lambda p: _append_line(p, _fer_row(pixels=GOOD_PIXELS[:-1])),
+      "skip", "wrong pixel count: 2303"),
+    C("fer-too-many-pixels", "fer2013", lambda p: _append_line(p, _fer_row(pixels=GOOD_PIXELS + ["1"])),
+      "skip", "wrong pixel count: 2305"),
+    C("fer-no-pixels", "fer2013", lambda p: _append_line(p, _fer_row(pixels=[])), "skip", "wrong pixel count: 0"),
+    C("fer-pixel-above-255", "fer2013", lambda p: _append_line(p, _fer_row(pixels=GOOD_PIXELS[:-1] + ["256"])),
+      "skip", "pixel value above 255"),
+    C("fer-unknown-label", "fer2013", lambda p: _append_line(p, _fer_row(label="7")), "skip", "unknown emotion label"),
+    C("fer-negative-label", "fer2013", lambda p: _append_line(p, _fer_row(label="-1")), "skip",
+      "unknown emotion label"),
+    C("fer-unknown-usage", "fer2013", lambda p: _append_line(p, _fer_row(usage="Validation")), "skip",
+      "unknown usage 'Validation'"),
+    C("fer-extra-column", "fer2013", lambda p: _append_line(p, _fer_row() + ",x"), "skip", "wrong column count"),
+    # FER2013 files: a clear error
+    C("fer-empty-file", "fer2013", lambda p: _overwrite(p, b""), "error", "empty file"),
+    C("fer-headerless", "fer2013", lambda p: _overwrite(p, b"".join(p.read_bytes().splitlines(True)[1:])),
+      "error", "lacks column"),
+    C("fer-binary", "fer2013", lambda p: _overwrite(p, _random_bytes()), "error", "not a text CSV"),
+    C("fer-only-bad-rows", "fer2013", lambda p: _overwrite(p, b"emotion,pixels,Usage\n9,1 2,Training\n"),
+      "error", "no valid FER2013 rows"),
+    C("fer-truncated-xz", "fer2013", lambda p: _packed_and_cut(p, lzma.open, ".xz"), "error",
+      "cannot be decompressed/read after"),
+    C("fer-truncated-gz", "fer2013", lambda p: _packed_and_cut(p, gzip.open, ".gz"), "error",
+      "cannot be decompressed/read after"),
+    C("fer-not-xz", "fer2013", lambda p: _load_this(_overwrite(p.with_name("fer2013.csv.xz"), b"plain text\n")),
+      "error", "cannot be decompressed"),
+    C("fer-missing", "fer2013", lambda p: _load_this(p.with_name("absent.csv")), "error", "does not exist"),
+    # FER2013 image folders
+    C("fer-folder-corrupt-image", "fer2013_folder", lambda p: _overwrite(_fer_image(p), _random_bytes()), "skip",
+      "unreadable image", lost=1),
+    C("fer-folder-zero-byte-image", "fer2013_folder", lambda p: _overwrite(_fer_image(p), b""), "skip",
+      "unreadable image (empty file)", lost=1),
+    C("fer-folder-200x150-image", "fer2013_folder", lambda p: _overwrite(_fer_image(p), _png((150, 200))),
+      "altered", "200x150 image, not 48x48: resized"),
+    C("fer-folder-unknown-class", "fer2013_folder", lambda p: _move_to(_fer_image(p), p / "train" / "bored"),
+      "skip", "unknown class folder 'bored'", lost=1),
+    C("fer-folder-no-split-folders", "fer2013_folder", _unknown_layout, "error",
+      "neither a FER2013 CSV nor an image folder"),
+
+    # CK+48 images: counted skips
+    C("ck-corrupt-image", "ckplus", lambda p: _overwrite(_ck_image(p), _random_bytes()), "skip", "unreadable image",
+      lost=1),
+    C("ck-zero-byte-image", "ckplus", lambda p: _overwrite(_ck_image(p), b""), "skip", "unreadable image (empty file)",
+      lost=1),
+    C("ck-truncated-png", "ckplus", lambda p: _overwrite(_ck_image(p), _ck_image(p).read_bytes()[:300]), "skip",
+      "unreadable image", lost=1),
+    C("ck-truncated-jpeg", "ckplus", lambda p: _replace_with(_ck_image(p), ".jpg", _truncated_jpeg()), "skip",
+      "truncated JPEG", lost=1),
+    C("ck-1x1-image", "ckplus", lambda p: _overwrite(_ck_image(p), _png((1, 1))), "skip",
+      "1x1 image, not 48x48 (wrong_size='skip')", lost=1),
+    C("ck-200x150-image", "ckplus", lambda p: _overwrite(_ck_image(p), _png((150, 200))), "skip",
+      "200x150 image, not 48x48 (wrong_size='skip')", lost=1),
+    C("ck-200x150-image-resized", "ckplus", lambda p: _overwrite(_ck_image(p), _png((150, 200))), "altered",
+      "200x150 image, not 48x48: resized", options={"wrong_size": "resize"}),
+    C("ck-unknown-class-folder", "ckplus", lambda p: _move_to(_ck_image(p), p / "happiness"), "skip",
+      "unknown class folder 'happiness'", lost=1),
+    C("ck-bad-file-name", "ckplus", lambda p: _ck_image(p).rename(_ck_image(p).with_name("face.png")), "skip",
+      "file name is not S<subject>_<sequence>_<frame>", lost=1),
+    C("ck-sequence-in-two-classes", "ckplus", lambda p: _move_to(_ck_image(p), p / "happy").stem[:8], "skip",
+      "is filed under anger and happy", lost=3, entries=3),  # named: the sequence, e.g. S002_001
+    # CK+ folders: a clear error
+    C("ck-all-wrong-size", "ckplus", lambda p: _overwrite_all(p.glob("*/*.png"), _png((64, 64))) or p, "error",
+      "21 x 64x64 image, not 48x48"),
+    C("ck-no-images", "ckplus", lambda p: _delete_all(p.glob("*/*.png")) or p, "error",
+      "no labelled CK+ images found"),
+    C("ck-a-file", "ckplus", lambda p: _load_this(_ck_image(p)), "error", "not a folder"),
+    C("ck-unknown-layout", "ckplus", _unknown_layout, "error", "neither the CK+48 layout"),
+    C("ck-missing", "ckplus", lambda p: _load_this(p / "absent"), "error", "does not exist"),
+
+    # CK+ original layout: labels and sequences
+    C("cko-emotion-neutral", "ckplus_original", lambda p: _overwrite(_emotion_file(p), b"   0.0000000e+00\n"),
+      "skip", "emotion code 0 (neutral)", lost=3),
+    C("cko-emotion-out-of-range", "ckplus_original", lambda p: _overwrite(_emotion_file(p), b"   9.0000000e+00\n"),
+      "skip", "emotion code 9 outside 1..7", lost=3),
+    C("cko-emotion-fraction", "ckplus_original", lambda p: _overwrite(_emotion_file(p), b"2.5\n"),
+      "skip", "emotion code 2.5 outside 1..7", lost=3),
+    C("cko-emotion-nan", "ckplus_original", lambda p: _overwrite(_emotion_file(p), b"nan\n"),
+      "skip", "emotion code nan outside 1..7", lost=3),
+    C("cko-emotion-text", "ckplus_original", lambda p: _overwrite(_emotion_file(p), b"happy\n"),
+      "skip", "unreadable emotion code 'happy' (not a number)", lost=3),
+    C("cko-emotion-empty", "ckplus_original", lambda p: _overwrite(_emotion_file(p), b""),
+      "skip", "unreadable emotion code '' (not a number)", lost=3),
+    C("cko-emotion-binary", "ckplus_original", lambda p: _overwrite(_emotion_file(p), _random_bytes()),
+      "skip", "not a text file", lost=3),
+    C("cko-label-without-images", "ckplus_original", lambda p: shutil.rmtree(_sequence_folder(p)) or _emotion_file(p),
+      "skip", "no image folder", lost=3),
+    C("cko-empty-sequence", "ckplus_original", lambda p: _delete_all(_sequence_folder(p).iterdir()) or
+      _sequence_folder(p), "skip", "labelled sequence without image files", lost=3),
+    C("cko-corrupt-frame", "ckplus_original",
+      lambda p: _overwrite(sorted(_sequence_folder(p).glob("*.png"))[-1], _random_bytes()),
+      "skip", "unreadable image", lost=1),
+    C("cko-no-emotion-folder", "ckplus_original", lambda p: shutil.rmtree(p / "Emotion") or p, "error",
+      "without its Emotion/ folder"),
+
+    # SAMM coding rows: counted skips with their line, the other clips load
+    C("samm-short-row", "samm", lambda p: _set_row(p / SAMM_CODING, 5, _rows(p / SAMM_CODING)[4][:3]), "skip",
+      "malformed row: 3 fields where the header has 11", lost=7),
+    C("samm-extra-fields", "samm", lambda p: _set_row(p / SAMM_CODING, 5, _rows(p / SAMM_CODING)[4] + ["x", "y"]),
+      "skip", "malformed row: 13 fields where the header has 11", lost=7),
+    C("samm-unclosed-quote", "samm", lambda p: _unclosed_quote(p / SAMM_CODING, 6, 9), "skip",
+      "malformed row: 10 fields where the header has 11", lost=14),  # the rows of lines 6 and 7 are one
+    C("samm-unknown-emotion", "samm", lambda p: _set_cell(p / SAMM_CODING, 5, 10, "Bewildered"), "skip",
+      "unknown emotion 'bewildered'", lost=7),
+    C("samm-non-numeric-frame", "samm", lambda p: _set_cell(p / SAMM_CODING, 5, 3, "abc"), "skip",
+      "onset/apex/offset frame is not a number", lost=7),
+    C("samm-offset-before-onset", "samm", lambda p: _set_cell(p / SAMM_CODING, 5, 5, "-1"), "skip",
+      "offset frame -1 is before onset frame", lost=7),
+    C("samm-missing-clip-folder", "samm", lambda p: shutil.rmtree(_samm_clip(p)) or _samm_clip(p), "skip",
+      "clip folder listed in the coding file is missing", lost=7),
+    C("samm-missing-frame", "samm", lambda p: _samm_onset_frame(p).unlink() or _samm_clip(p), "skip",
+      "frame file missing", lost=1),
+    C("samm-corrupt-frame", "samm", lambda p: _overwrite(_samm_onset_frame(p), _random_bytes()), "skip",
+      "unreadable image", lost=1),
+    C("samm-zero-byte-frame", "samm", lambda p: _overwrite(_samm_onset_frame(p), b""), "skip",
+      "unreadable image (empty file)", lost=1),
+    C("samm-truncated-jpeg", "samm", lambda p: _overwrite(_samm_onset_frame(p), _truncated_jpeg()), "skip",
+      "truncated JPEG", lost=1),
+    C("samm-1x1-frame", "samm", lambda p: _overwrite(_samm_onset_frame(p), _png((1, 1))), "skip",
+      "1x1 frame: no pixel inside the crop", lost=1),
+    # SAMM files: a clear error
+    C("samm-coding-not-utf8", "samm", lambda p: _latin1_cell(p / SAMM_CODING, 5, 9, "caf\xe9"), "error",
+      "not UTF-8 text"),
+    C("samm-coding-binary", "samm", lambda p: _overwrite(p / SAMM_CODING, _random_bytes()), "error", "not UTF-8 text"),
+    C("samm-coding-empty", "samm", lambda p: _overwrite(p / SAMM_CODING, b""), "error", "no header row"),
+    C("samm-coding-without-header", "samm", lambda p: _set_row(p / SAMM_CODING, 3, []) and p / SAMM_CODING,
+      "error", "no header row with the columns Subject, Filename"),
+    C("samm-no-coding-file", "samm", lambda p: (p / SAMM_CODING).unlink() or p, "error", "no coding file"),
+    C("samm-every-row-bad", "samm", lambda p: _all_samm_emotions(p, "Bored"), "error",
+      "no samm frames could be read (4 skipped: 4 x unknown emotion 'bored')"),
+    C("samm-missing", "samm", lambda p: _load_this(p / "absent"), "error", "does not exist"),
+
+    # MEVIEW annotation rows and videos: counted skips, the other clips load
+    C("mevie-short-row", "mevie", lambda p: _set_row(p / "annotations.csv", 3, ["02.avi", "S002", "1", "4"]), "skip",
+      "malformed row: 4 fields where the header has 7", lost=7),
+    C("mevie-unknown-emotion", "mevie", lambda p: _set_cell(p / "annotations.csv", 3, 5, "glee"), "skip",
+      "unknown emotion 'glee'", lost=7),
+    C("mevie-non-integer-onset", "mevie", lambda p: _set_cell(p / "annotations.csv", 3, 2, "1.5"), "skip",
+      "onset/apex/offset is not an integer", lost=7),
+    C("mevie-offset-before-onset", "mevie", lambda p: _set_cell(p / "annotations.csv", 3, 4, "0"), "skip",
+      "offset 0 is before onset 1", lost=7),
+    C("mevie-negative-onset", "mevie", lambda p: _set_cell(p / "annotations.csv", 3, 2, "-2"), "skip",
+      "negative frame index -2", lost=7),
+    C("mevie-missing-video", "mevie", lambda p: _mevie_video(p).unlink() or "annotations.csv line 3", "skip",
+      "video 02.avi not found", lost=7),
+    C("mevie-unreadable-video", "mevie", lambda p: _overwrite(_mevie_video(p), _random_bytes()), "skip",
+      "unreadable video", lost=7),
+    C("mevie-zero-byte-video", "mevie", lambda p: _overwrite(_mevie_video(p), b""), "skip", "unreadable video",
+      lost=7),
+    # MEVIEW files: a clear error
+    C("mevie-annotations-not-utf8", "mevie", lambda p: _latin1_cell(p / "annotations.csv", 3, 1, "S\xe9"), "error",
+      "not UTF-8 text"),
+    C("mevie-annotations-without-header", "mevie", lambda p: _set_row(p / "annotations.csv", 1, []) and
+      p / "annotations.csv", "error", "no header row with the columns video, subject"),
+    C("mevie-no-annotations", "mevie", lambda p: (p / "annotations.csv").unlink() or p, "error", "no annotations.csv"),
+    C("mevie-every-video-unreadable", "mevie", lambda p: _all_mevie_videos(p, b"not a video"), "error",
+      "no mevie frames could be read (4 skipped: 4 x unreadable video"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_input_is_named_or_counted(case, valid, tmp_path):
+    valid_path, valid_data = valid(case.kind)
+    path = _fresh_copy(valid_path, tmp_path)
+    named = case.corrupt(path)
+    path, named = named if isinstance(named, tuple) else (path, named)
+    if case.outcome == "error":
+        with pytest.raises(DatasetError) as error:
+            datasets.load(_loader(case.kind), path, **case.options)
+        assert str(named) in str(error.value) and case.problem in str(error.value)
+        return
+    data = datasets.load(_loader(case.kind), path, **case.options)
+    entries = data.provenance.skipped if case.outcome == "skip" else data.provenance.altered
+    others = data.provenance.altered if case.outcome == "skip" else data.provenance.skipped
+    assert len(entries) == case.entries and others == [], (entries, others)
+    for entry in entries:
+        assert str(named) in entry["where"] and case.problem in entry["reason"], entry
+    assert len(data) == len(valid_data) - case.lost
+
+
+CLI_CASES = [case for case in CASES if case.id in (
+    "fer-binary", "fer-truncated-xz", "ck-all-wrong-size", "samm-coding-not-utf8", "mevie-annotations-without-header",
+    "ck-200x150-image", "ck-200x150-image-resized", "samm-short-row", "mevie-unreadable-video")]
+
+
+@pytest.mark.parametrize("case", CLI_CASES, ids=[case.id for case in CLI_CASES])
+def test_cli_names_the_bad_file_in_one_line_or_shows_the_skip(case, valid, tmp_path):
+    path = _fresh_copy(valid(case.kind)[0], tmp_path)
+    named = case.corrupt(path)
+    path, named = named if isinstance(named, tuple) else (path, named)
+    options = [arg for key, value in case.options.items() for arg in ("-o", f"{key}={value}")]
+    result = subprocess.run([sys.executable, "-m", "datasets", _loader(case.kind), str(path), *options], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in result.stderr
+    if case.outcome == "error":
+        assert result.returncode != 0 and result.stdout == ""
+        assert result.stderr.startswith("error: ") and result.stderr.strip().count("\n") == 0
+        assert str(named) in result.stderr and case.problem in result.stderr
+    else:
+        assert result.returncode == 0, result.stderr
+        shown = next(line for line in result.stdout.splitlines() if case.problem in line)
+        assert str(named) in shown

@@ -1,0 +1,173 @@
+"""The verdict rules, the intervals and the scoreboard's choice of run, each on constructed runs."""
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+import papers
+from common import record as run_record
+from common.claims import ClaimsError, load_claims
+from common.evaluation import aggregate
+from common.experiment import FoldResult
+from common.report import achieved, finished_runs, reported, write_run
+from common.verdicts import ABOVE, BELOW, DEGENERATE, INCONCLUSIVE, NOT_COMPARABLE, REPRODUCED, compare, judge
+
+CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+FER2013 = papers.experiments("sdl_stn")["fer2013"]
+FER2013_CLAIMS = Path(__file__).resolve().parents[1] / "papers" / "sdl_stn" / "claims.yaml"
+
+
+def fold(name, test_index, train=100, val=20):
+    return SimpleNamespace(name=name, test_index=np.asarray(test_index), train=range(train), val=range(val),
+                           test=range(len(test_index)))
+
+
+def predictions(y_true, accuracy, seed=0):
+    """Scores whose argmax is right for the first `accuracy` share of the items, wrong (next class) after."""
+    y_true = np.asarray(y_true)
+    right = np.arange(len(y_true)) < round(accuracy * len(y_true))
+    y_pred = np.where(right, y_true, (y_true + 1) % len(CLASSES))
+    scores = np.random.default_rng(seed).uniform(0, 0.5, (len(y_true), len(CLASSES)))
+    scores[np.arange(len(y_true)), y_pred] = 1.0
+    return scores
+
+
+def balanced_labels(n):
+    return np.arange(n) % len(CLASSES)
+
+
+def one_run(n=700, accuracy=0.7, name="official"):
+    y = balanced_labels(n)
+    results = {name: FoldResult(y, predictions(y, accuracy), history={"loss": [1.0, 0.9]}, epochs=2)}
+    return results, [fold(name, np.arange(n))]
+
+
+def make_record(tmp_path, results, folds, config_overrides=None, smoke=False, written="2026-01-01 00:00:00"):
+    config = FER2013.resolved_config(False, config_overrides or {})
+    data = tmp_path / "data.csv"
+    data.write_text("stand-in for the dataset file")
+    summary = {"total": 1000, "path": str(data), "skipped": [], "splits": None}
+    record = run_record.build(FER2013, config, "hash", smoke, summary, folds, results,
+                              aggregate(results, folds, CLASSES), CLASSES, data)
+    record.written = written
+    return record
+
+
+def claim(reported, kind="point", unit="fraction", **extra):
+    return {"id": "c", "source": "test", "dataset": "fer2013", "metric": "accuracy", "reported": reported,
+            "printed": "", "unit": unit, "kind": kind, "measures": "test", "experiment": "fer2013", **extra}
+
+
+def test_a_model_that_predicts_one_class_is_a_degenerate_run(tmp_path):
+    y = balanced_labels(700)
+    one_class = np.zeros((700, len(CLASSES)))
+    one_class[:, 3] = 1.0  # every face "happy", as the collapsed FER2013 run
+    results = {"official": FoldResult(y, one_class, epochs=300)}
+    record = make_record(tmp_path, results, [fold("official", np.arange(700))])
+    assert record.degenerate and "happy" in record.degenerate["official"][0]
+    for c in load_claims(FER2013_CLAIMS)["claims"]:
+        if c["experiment"] == "fer2013":
+            assert judge(c, record)[0] == DEGENERATE  # not even the happy recall of 100% "reproduces"
+
+
+def test_a_non_finite_loss_makes_a_run_degenerate(tmp_path):
+    results, folds = one_run()
+    results["official"].history = {"loss": [1.0, float("nan")]}
+    assert "non-finite" in " ".join(make_record(tmp_path, results, folds).degenerate["official"])
+
+
+def test_a_cut_down_run_is_not_comparable_and_says_why(tmp_path):
+    results, folds = one_run(accuracy=0.75)
+    record = make_record(tmp_path, results, folds, {"epochs": 70, "protocol": {"repeats": 1}})
+    verdict, why = judge(claim(0.7492), record)
+    assert verdict == NOT_COMPARABLE and "70/300 epochs" in why and "1/15 repeats" in why
+
+
+def test_the_papers_recipe_gets_a_verdict(tmp_path):
+    results, folds = one_run(n=3500, accuracy=0.75)
+    record = make_record(tmp_path, results, folds, {"protocol": {"repeats": 15}})
+    assert record.deviations and not any(d.startswith(("Cut-down", "Other recipe")) for d in record.deviations)
+    assert judge(claim(0.7492), record)[0] == REPRODUCED
+    assert judge(claim(0.80), record)[0] == BELOW
+    assert judge(claim(0.70), record)[0] == ABOVE
+
+
+def test_a_one_epoch_run_does_not_replace_a_full_run_on_the_scoreboard(tmp_path):
+    root = tmp_path / "results"
+    full, folds = one_run(n=3500, accuracy=0.75)
+    for name, overrides, written in (("full", {"protocol": {"repeats": 15}}, "2026-01-01 00:00:00"),
+                                     ("smoke-length", {"epochs": 1}, "2026-02-01 00:00:00")):
+        run_dir = root / "sdl_stn" / "fer2013" / name
+        run_dir.mkdir(parents=True)
+        write_run(run_dir, make_record(tmp_path, full, folds, overrides, written=written))
+    board = (root / "README.md").read_text()
+    assert "(sdl_stn/fer2013/full/report.md)" in board and "smoke-length/report.md" not in board
+    assert "smoke-length" in (root / "sdl_stn" / "RUNS.md").read_text()  # listed, not hidden
+    assert {r.run_id for r in finished_runs(root)["sdl_stn", "fer2013"]} == {"full", "smoke-length"}
+
+
+def test_a_bound_is_scored_as_a_bound():
+    achieved = {"mean": 0.90, "ci95": [0.88, 0.92], "n": 1}
+    assert compare(claim(0.85, "lower_bound"), achieved)[0] == REPRODUCED
+    assert compare(claim(0.85), achieved)[0] == ABOVE  # the same number read as a point
+    assert compare(claim(0.95, "lower_bound"), achieved)[0] == BELOW
+    assert compare(claim(0.95, "upper_bound"), achieved)[0] == REPRODUCED
+    assert compare(claim([0.80, 0.87], "range"), achieved)[0] == ABOVE
+
+
+def test_a_wide_interval_is_inconclusive_for_every_unit():
+    assert compare(claim(0.85), {"mean": 0.80, "ci95": [0.70, 0.90], "n": 3})[0] == INCONCLUSIVE
+    loss = claim(0.91, unit="loss", metric="train_loss")
+    assert compare(loss, {"mean": 1.0, "ci95": [0.7, 1.3], "n": 3})[0] == INCONCLUSIVE
+    assert compare(loss, {"mean": 0.92, "ci95": [0.90, 0.94], "n": 3})[0] == REPRODUCED
+    assert compare(loss, {"mean": 0.92, "ci95": [None, None], "n": 1})[0] == INCONCLUSIVE  # no interval at all
+
+
+def test_a_claims_file_with_a_fraction_above_one_is_rejected(tmp_path):
+    path = tmp_path / "claims.yaml"
+    path.write_text("claims:\n- {id: table3_acc, source: Table 3, dataset: fer2013, metric: accuracy, "
+                    "reported: 1.3, printed: '1.3', unit: fraction, experiment: fer2013}\n")
+    with pytest.raises(ClaimsError, match=r"claims\.yaml: claim table3_acc: reported 1.3 is outside \[0.0, 1.0\]"):
+        load_claims(path)
+
+
+def test_a_single_runs_interval_widens_as_its_test_set_shrinks():
+    widths = []
+    for n in (2800, 700, 70):
+        results, folds = one_run(n=n, accuracy=0.7)
+        lo, hi = aggregate(results, folds, CLASSES)["metrics"]["accuracy"]["ci95"]
+        widths.append(hi - lo)
+    assert widths[0] < widths[1] < widths[2]
+    assert widths[1] == pytest.approx(2 * 1.96 * np.sqrt(0.7 * 0.3 / 700), rel=0.05)
+
+
+def test_each_test_item_counts_once_whatever_the_protocol():
+    y = balanced_labels(70)
+    repeats = {f"repeat{r}": FoldResult(y, predictions(y, 0.7, seed=r)) for r in range(3)}
+    shared = aggregate(repeats, [fold(name, np.arange(70)) for name in repeats], CLASSES)
+    assert np.sum(shared["confusion_matrix"]) == pytest.approx(70) and shared["test_items"] == 70
+    kfold = {f"fold{i}": FoldResult(y[i::2], predictions(y[i::2], 0.7)) for i in range(2)}
+    disjoint = aggregate(kfold, [fold(f"fold{i}", np.arange(70)[i::2]) for i in range(2)], CLASSES)
+    assert np.sum(disjoint["confusion_matrix"]) == pytest.approx(70) and disjoint["test_items"] == 70
+
+
+def test_repeats_on_one_test_set_keep_its_sampling_error():
+    """Fifteen identical runs on 700 items have no spread, yet their mean is only known to the test set's
+    precision: the interval keeps the binomial width of 700 items."""
+    y = balanced_labels(700)
+    results = {f"repeat{r}": FoldResult(y, predictions(y, 0.7)) for r in range(15)}
+    summary = aggregate(results, [fold(n, np.arange(700)) for n in results], CLASSES)["metrics"]["accuracy"]
+    assert summary["std"] == pytest.approx(0) and summary["ci95"][1] - summary["ci95"][0] == pytest.approx(
+        2 * 1.96 * np.sqrt(0.7 * 0.3 / 700), rel=0.01)
+
+
+def test_reported_and_achieved_print_in_one_unit_with_clipped_bounds():
+    loss = {"mean": 1.2921, "std": 0.0, "ci95": [None, None], "n": 1}
+    assert achieved(loss, "loss") == "1.292 (1 run)"  # no interval: a single run without per-item data
+    assert achieved({"mean": 0.6012, "ci95": [0.5851, 0.6171], "n": 1}) == "60.12% [58.51%, 61.71%] (1 run)"
+    assert achieved({"mean": 5530309.0, "ci95": [5530309.0, 5530309.0], "n": 3}, "parameters") == \
+        "5,530,309 [5,530,309, 5,530,309] (n=3)"
+    assert reported(claim(0.85, "lower_bound")) == "≥ 85.00%" and reported(claim(0.91, unit="loss")) == "0.91"
+    results, folds = one_run(n=20, accuracy=1.0)
+    assert aggregate(results, folds, CLASSES)["metrics"]["accuracy"]["ci95"][1] == 1.0  # never above 100%
