@@ -74,6 +74,7 @@ class Experiment:
     # protocol, optimizer, learning_rate, batch_size, train_images); a field the paper leaves open is judged
     # against this experiment's own config.
     paper_recipe: dict = dataclasses.field(default_factory=dict)
+    replica_recipe: object | None = None  # common.engine.ReplicaRecipe: on JAX all folds train as replicas together
 
     def resolved_config(self, smoke=False, overrides=None):
         return deep_merge(deep_merge(self.config, self.smoke_config if smoke else {}), overrides or {})

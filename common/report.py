@@ -185,7 +185,7 @@ def metric_unit(name):
         return "signed_fraction"
     if name.startswith("throughput"):
         return "images_per_s"
-    if name.startswith("frames_") or name.endswith("_count"):
+    if name.startswith("frames_") or name.endswith(("_count", "_epoch")):
         return "count"
     return "fraction"
 

@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 import datasets
 from common import record as run_record
 from common import report
+from common.engine import train_replicas, use_engine
 from common.evaluation import aggregate
 from common.experiment import RunContext, config_hash
 from common.protocols import make_folds
@@ -74,9 +75,12 @@ def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=
                                       "data": data_identity(ds), "code": code_version(), "results": str(out_root)},
                                      default=str))  # as run.json stores it
     work_root, run_dir = _work_and_run_folders(identity, out_root / exp.paper / exp.name, key)
-    results = {}
-    for fold in tqdm(folds, desc=f"{exp.paper}/{exp.name}", unit="fold", file=sys.stderr):
-        results[fold.name] = _run_fold(exp, fold, config, work_root / fold.name, run_dir, smoke)
+    if use_engine(exp):  # JAX: every fold a replica of one compiled step (common/engine.py)
+        results = train_replicas(exp.replica_recipe, folds, config, work_root, run_dir, smoke)
+    else:
+        results = {}
+        for fold in tqdm(folds, desc=f"{exp.paper}/{exp.name}", unit="fold", file=sys.stderr):
+            results[fold.name] = _run_fold(exp, fold, config, work_root / fold.name, run_dir, smoke)
     evaluation = aggregate(results, folds, ds.class_names)
     record = run_record.build(exp, config, key, smoke, dataset_summary, folds, results, evaluation,
                               ds.class_names, data_path)

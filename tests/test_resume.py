@@ -21,6 +21,7 @@ import datasets
 from common import runner
 from common.experiment import Experiment, FoldResult
 from common.pipeline import augmentation, make_pipeline, to_float
+from common.record import UNFINISHED
 from common.training import fit, predict, set_seed
 from conftest import Interrupt
 
@@ -67,7 +68,7 @@ def test_a_killed_run_resumes_to_exactly_the_uninterrupted_metrics(tmp_path):
     state = json.loads(next(work.glob("*/*/*/*/checkpoint/state.json")).read_text())
     assert 1 <= state["epochs_done"] < EPOCHS, state["epochs_done"]  # killed between checkpoints, not after the end
     [run_dir] = (out / "sdl_stn" / "ckplus_image_split").iterdir()
-    assert (run_dir / runner.UNFINISHED).exists() and not (run_dir / "metrics.json").exists()
+    assert (run_dir / UNFINISHED).exists() and not (run_dir / "metrics.json").exists()
 
     process = sdl_run(work, out)
     output, _ = process.communicate(timeout=600)
@@ -75,7 +76,7 @@ def test_a_killed_run_resumes_to_exactly_the_uninterrupted_metrics(tmp_path):
     assert f"Resuming the interrupted run {run_dir}" in output
     assert f"Epoch {state['epochs_done'] + 1}/{EPOCHS}" in output and "Epoch 1/" not in output
     assert [run_dir] == list((out / "sdl_stn" / "ckplus_image_split").iterdir())  # the same folder, finished
-    assert not (run_dir / runner.UNFINISHED).exists()
+    assert not (run_dir / UNFINISHED).exists()
     assert measured(run_dir) == measured(uninterrupted)
 
 
@@ -153,7 +154,7 @@ def test_a_checkpoint_resumes_only_its_own_run_and_cleanup_removes_the_leftovers
     with pytest.raises(KeyboardInterrupt):
         runner.run_experiment(TINY, out_root=out, data_path=full)
     [killed] = (out / "toy" / "tiny").iterdir()
-    assert (killed / runner.UNFINISHED).exists()
+    assert (killed / UNFINISHED).exists()
 
     monkeypatch.setitem(INTERRUPT, "at", None)
     capsys.readouterr()

@@ -15,7 +15,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from common.experiment import Experiment, FoldResult
+from common.engine import ReplicaRecipe
+from common.experiment import Experiment
 from common.faces import haar_face_crops
 from common.pipeline import augmentation, make_pipeline, to_float
 from common.training import fit, predict
@@ -70,13 +71,41 @@ def stratified_subsample(ds: Dataset, limit, seed):
     return ds.subset(np.sort(keep))
 
 
-def train_and_evaluate(fold, config, ctx):
-    """Train on fold.train, keep the epoch with the best PublicTest accuracy, predict PrivateTest."""
+def build_pixel_model(fold, config):
+    m = config["model"]
+    return build_model(len(fold.train.class_names), fold.train.images.shape[1], m["filters"], m["dense_units"],
+                       m["conv_dropout"], m["dense_dropout"], m["l2"])
+
+
+def app_model_and_feature_maps(model, fold, config, ctx):
+    """The first fold's trained model for the webcam app, and its feature maps of one test face (Section 4)."""
+    if ctx.first_fold:
+        save_for_the_app(model, ctx.figure_dir / "model.keras")
+        save_feature_maps(model, fold.test.images[0], ctx.figure_dir / "feature_maps.png",
+                          title=f"{fold.test.class_names[fold.test.labels[0]]} face (PrivateTest item 0)")
+    return {}
+
+
+# The pixel-only CNN as one recipe for both backends: Keras fit fold by fold on TensorFlow,
+# all seeds (or folds) as replicas of one compiled step on JAX (common/engine.py). Early
+# stopping on validation accuracy; the best epoch is kept.
+RECIPE = ReplicaRecipe(
+    build_model=build_pixel_model,
+    build_optimizer=lambda config: OPTIMIZERS[config["optimizer"]](config["learning_rate"]),
+    learning_rate=lambda config, epoch: config["learning_rate"],  # constant: the paper names no schedule
+    from_logits=False,  # softmax output (README: small learning rates, so it does not saturate)
+    augment=lambda config, seed: augmentation(**config["augment"], seed=seed) if config["augment"] else None,
+    finish=app_model_and_feature_maps,
+    training_part=lambda fold, config: stratified_subsample(fold.train, config["max_train_images"], fold.seed))
+
+
+def train_hybrid(fold, config, ctx):
+    """The HOG hybrid (two inputs): train on fold.train, keep the best PublicTest epoch, predict PrivateTest."""
     train = stratified_subsample(fold.train, config["max_train_images"], fold.seed)
     m = config["model"]
     model = build_model(len(fold.train.class_names), fold.train.images.shape[1], m["filters"], m["dense_units"],
                         m["conv_dropout"], m["dense_dropout"], m["l2"],
-                        hog_length=feature_length(fold.train.images.shape[1]) if m["hog"] else 0)
+                        hog_length=feature_length(fold.train.images.shape[1]))
     model.compile(optimizer=OPTIMIZERS[config["optimizer"]](config["learning_rate"]),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     batch = config["batch_size"]
@@ -88,16 +117,7 @@ def train_and_evaluate(fold, config, ctx):
     history, seconds = fit(model, train_data, val_data, epochs=config["epochs"], work_dir=ctx.work_dir,
                            monitor="val_accuracy", callbacks=[stop], verbose=2)
     y_prob = predict(model, make_pipeline(model_inputs(fold.test.images, config), batch_size=batch))
-
-    best = int(np.argmax(history["val_accuracy"]))  # the epoch the checkpoint restored
-    extra = {"train_accuracy": history["accuracy"][best], "val_accuracy": history["val_accuracy"][best],
-             "train_loss": history["loss"][best], "val_loss": history["val_loss"][best]}
-    if ctx.first_fold:
-        save_for_the_app(model, ctx.figure_dir / "model.keras")
-        save_feature_maps(model, fold.test.images[0], ctx.figure_dir / "feature_maps.png",
-                          title=f"{fold.test.class_names[fold.test.labels[0]]} face (PrivateTest item 0)")
-    return FoldResult(fold.test.labels, y_prob, history, extra, seconds, len(history["loss"]),
-                      len(history["loss"]) * len(train))
+    return RECIPE.fold_result(model, fold, config, ctx, history, y_prob, seconds, len(history["loss"]) * len(train))
 
 
 def save_for_the_app(model, path):
@@ -129,16 +149,16 @@ DEVIATIONS = [
 EXPERIMENTS = {
     "adam": Experiment(
         PAPER, "adam", "6-conv CNN trained with Adam (Tables 1-2, first row)", "fer2013",
-        BASE_CONFIG, train_and_evaluate, smoke_config=SMOKE, deviations=DEVIATIONS,
-        paper_recipe={"optimizer": "adam"}),
+        BASE_CONFIG, RECIPE.train_and_evaluate, smoke_config=SMOKE, deviations=DEVIATIONS,
+        paper_recipe={"optimizer": "adam"}, replica_recipe=RECIPE),
     "rmsprop": Experiment(
         PAPER, "rmsprop", "The same CNN trained with RMSprop (Tables 1-2, second row)", "fer2013",
-        {**BASE_CONFIG, "optimizer": "rmsprop"}, train_and_evaluate,
-        smoke_config=SMOKE, deviations=DEVIATIONS, paper_recipe={"optimizer": "rmsprop"}),
+        {**BASE_CONFIG, "optimizer": "rmsprop"}, RECIPE.train_and_evaluate,
+        smoke_config=SMOKE, deviations=DEVIATIONS, paper_recipe={"optimizer": "rmsprop"}, replica_recipe=RECIPE),
     "hybrid_hog": Experiment(
         PAPER, "hybrid_hog", "Hybrid CNN on raw pixels + HOG features (abstract), Adam", "fer2013",
         {**BASE_CONFIG, "model": {**BASE_CONFIG["model"], "hog": True}},
-        train_and_evaluate, smoke_config=SMOKE, paper_recipe={"optimizer": "adam"},
+        train_hybrid, smoke_config=SMOKE, paper_recipe={"optimizer": "adam"},
         deviations=DEVIATIONS + ["HOG: OpenCV's descriptor (8x8 cells, 9 bins, 2x2-cell blocks); the paper "
                                  "gives no HOG parameters. Augmentation moves the pixels only, not the HOG input."]),
 }
@@ -150,7 +170,8 @@ for name, title, dataset in (
         ("samm", "The CNN on SAMM apex-phase frames, Adam (Section 3, Conclusion)", "samm"),
         ("mevie", "The CNN on MEVIEW video frames, Adam (Sections 3.1-3.2)", "mevie")):
     EXPERIMENTS[name] = Experiment(
-        PAPER, name, title, dataset, MICRO_EXPRESSION_CONFIG, train_and_evaluate, prepare=detect_faces,
-        smoke_config=MICRO_EXPRESSION_SMOKE, loader_options={"size": 144}, paper_recipe={"optimizer": "adam"},
+        PAPER, name, title, dataset, MICRO_EXPRESSION_CONFIG, RECIPE.train_and_evaluate, replica_recipe=RECIPE,
+        prepare=detect_faces, smoke_config=MICRO_EXPRESSION_SMOKE, loader_options={"size": 144},
+        paper_recipe={"optimizer": "adam"},
         deviations=["The paper gives no split for its frames: we split by subject (5-fold), so that no person "
                     "is in training and test."])

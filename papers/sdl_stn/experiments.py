@@ -10,14 +10,13 @@ reported as mean with a 95% CI.
 from __future__ import annotations
 
 import os
-import time
 
 import keras
 import numpy as np
 
-from common.experiment import Experiment, FoldResult
-from common.pipeline import augmentation, make_pipeline, oversample_indices, to_float
-from common.training import fit, predict
+from common.engine import ReplicaRecipe, TrainingClock
+from common.experiment import Experiment
+from common.pipeline import augmentation, make_pipeline, to_float
 from papers.sdl_stn.figures import saliency_figure, transform_figure
 from papers.sdl_stn.model import build_sdl_model
 
@@ -48,73 +47,47 @@ SMOKE = {"epochs": 8, "learning_rate": 0.003, "batch_size": 32, "oversample": Fa
 CK_PLUS_SMOKE = {**SMOKE, "synthetic": {"n_subjects": 24, "sequences_per_class": 48}}
 
 
-class TrainingClock(keras.callbacks.Callback):
-    """Seconds spent in training batches only (no validation), and images they consumed."""
-
-    resume_state = ("seconds", "images")  # kept in fit's checkpoint, so a resumed run counts the epochs before
-
-    def __init__(self, batch_size):
-        super().__init__()
-        self.batch_size, self.seconds, self.images = batch_size, 0.0, 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = self.last = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.last = time.perf_counter()
-        self.images += self.batch_size
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds += self.last - self.start
+def build_model(fold, config):
+    """The SDL model of one fold; pixels are standardised with the fold's training statistics."""
+    pixels = to_float(fold.train.images)
+    return build_sdl_model(pixels.shape[1:], len(fold.train.class_names), pixel_mean=float(pixels.mean()),
+                           pixel_std=float(pixels.std()), seed=fold.seed, **config["model"])
 
 
-def compile_model(model, config, steps_per_epoch):
-    schedule = keras.optimizers.schedules.ExponentialDecay(
-        config["learning_rate"], decay_steps=config["lr_decay_epochs"] * steps_per_epoch,
-        decay_rate=config["lr_decay"], staircase=True)
-    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=config["weight_decay"]),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),  # + the FC layers' L2 terms
-                  metrics=["accuracy"])
+def build_optimizer(config):
+    return keras.optimizers.AdamW(config["learning_rate"], weight_decay=config["weight_decay"])
 
 
-def train_and_evaluate(fold, config, ctx):
-    x_train, x_val, x_test = (to_float(part.images) for part in (fold.train, fold.val, fold.test))
-    class_names = fold.train.class_names
-    model = build_sdl_model(x_train.shape[1:], len(class_names), pixel_mean=float(x_train.mean()),
-                            pixel_std=float(x_train.std()), seed=fold.seed, **config["model"])
+def learning_rate(config, epoch):
+    """Section 5: 0.03, multiplied by 0.9 every 10 epochs (a staircase)."""
+    return config["learning_rate"] * config["lr_decay"] ** (epoch // config["lr_decay_epochs"])
 
-    batch = config["batch_size"]
-    epoch_images = len(oversample_indices(fold.train.labels)) if config["oversample"] else len(x_train)
-    compile_model(model, config, steps_per_epoch=-(-epoch_images // batch))
-    train = make_pipeline(x_train, fold.train.labels, batch_size=batch, training=True,
-                          augment=augmentation(**config["augment"], seed=fold.seed),
-                          oversample=config["oversample"], seed=fold.seed)
-    val = make_pipeline(x_val, fold.val.labels, batch_size=256)
-    clock = TrainingClock(batch)
-    history, _ = fit(model, train, val, epochs=config["epochs"], work_dir=ctx.work_dir,
-                     monitor="val_accuracy", callbacks=[clock], verbose=2)
 
-    y_prob = keras.ops.convert_to_numpy(keras.ops.softmax(predict(model, make_pipeline(x_test, batch_size=256))))
+def figures(model, fold, config, ctx):
+    """Saliency maps and SDL-1's transforms of the first fold's test faces (section 6's figures)."""
     if ctx.first_fold:
-        saliency_figure(model, x_test, fold.test.labels, class_names, ctx.figure_dir / "saliency_maps.png")
+        x_test = to_float(fold.test.images)
+        saliency_figure(model, x_test, fold.test.labels, fold.test.class_names, ctx.figure_dir / "saliency_maps.png")
         transform_figure(model, x_test, ctx.figure_dir / "sdl1_transforms.png")
-    # Section 5 reports the training and validation accuracy and loss of its selected epoch: ours, as Keras
-    # logs them (training figures averaged over the epoch, with augmentation and dropout on).
-    best = int(np.argmax(history["val_accuracy"]))
-    selected = {"train_accuracy": "accuracy", "train_loss": "loss", "val_accuracy": "val_accuracy", "val_loss": "val_loss"}
-    return FoldResult(y_true=fold.test.labels, y_prob=y_prob, history=history,
-                      extra={name: history[column][best] for name, column in selected.items()},
-                      train_seconds=clock.seconds, epochs=len(history.get("loss", [])), train_images=clock.images)
+    return {}
+
+
+# One recipe for both backends: Keras fit fold by fold on TensorFlow; on JAX all repeats
+# (or folds) train together as replicas of one compiled step (common/engine.py).
+RECIPE = ReplicaRecipe(build_model=build_model, build_optimizer=build_optimizer, learning_rate=learning_rate,
+                       from_logits=True,  # + the FC layers' L2 terms, which the model carries
+                       augment=lambda config, seed: augmentation(**config["augment"], seed=seed), finish=figures)
 
 
 def training_throughput(quick=False):
-    """Training images/s of the paper-size model on 48x48 faces (augmentation and oversampling
-    off, so the figure is the model's, not the input pipeline's)."""
+    """Training images/s of the paper-size model on 48x48 faces through Keras fit (augmentation and
+    oversampling off, so the figure is the model's, not the input pipeline's)."""
     n = 512 if quick else 2048
     rng = np.random.default_rng(0)
     x, y = rng.random((n, 48, 48, 1), dtype=np.float32), rng.integers(0, 7, n)
     model = build_sdl_model((48, 48, 1), 7, seed=0, **TRAINING["model"])
-    compile_model(model, TRAINING, steps_per_epoch=-(-n // TRAINING["batch_size"]))
+    model.compile(optimizer=build_optimizer(TRAINING), metrics=["accuracy"],
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     data = make_pipeline(x, y, batch_size=TRAINING["batch_size"], training=True)
     model.fit(data, epochs=1, verbose=0)  # compile and warm up
     clock = TrainingClock(TRAINING["batch_size"])
@@ -122,6 +95,14 @@ def training_throughput(quick=False):
     return {"what": "sdl_stn training throughput (images/s), 48x48x1, batch 64, paper-size model",
             "figures": {"train_images_per_s": clock.images / clock.seconds, "params": model.count_params(),
                         "load_average_1min": os.getloadavg()[0]}}  # a shared machine slows every figure
+
+
+def engine_throughput(quick=False):
+    """The replica engine on the paper-size model: images/s per replica and in all, step time, MFU,
+    and the speed-up of R replicas together over R runs one after another (common/bench.py)."""
+    from common.bench import engine_benchmark
+    return engine_benchmark(RECIPE, TRAINING, image_size=48, num_classes=7, quick=quick,
+                            caller="papers.sdl_stn.experiments:engine_throughput")
 
 
 # ---- Section 4 / 5: the datasets and their protocols -------------------------------------------
@@ -142,7 +123,7 @@ FER2013 = Experiment(
     dataset="fer2013",
     config={"protocol": {"kind": "official", "train": "Training", "val": "PublicTest", "test": "PrivateTest",
                          "repeats": 15}, "seed": 0, **TRAINING},
-    train_and_evaluate=train_and_evaluate, smoke_config=SMOKE,
+    train_and_evaluate=RECIPE.train_and_evaluate, replica_recipe=RECIPE, smoke_config=SMOKE,
     paper_recipe={**PAPER_RECIPE, "protocol": "official"},
     deviations=COMMON_DEVIATIONS + [
         "Section 5's 80/10/10 wording and its per-class counts (e.g. happy 876/879) match the official "
@@ -153,7 +134,8 @@ FER2013_LOW_LR = Experiment(
     paper=PAPER, name="fer2013_lr1e-3", title="FER2013 as `fer2013` but AdamW lr 0.001 (variant, not the paper's)",
     dataset="fer2013",
     config={**FER2013.config, "learning_rate": 0.001},
-    train_and_evaluate=train_and_evaluate, smoke_config=SMOKE, paper_recipe=FER2013.paper_recipe,
+    train_and_evaluate=RECIPE.train_and_evaluate, replica_recipe=RECIPE, smoke_config=SMOKE,
+    paper_recipe=FER2013.paper_recipe,
     deviations=FER2013.deviations + [
         "Learning rate 0.001 instead of the paper's 0.03: a variant for short CPU runs, where 0.03 "
         "has no time to decay (see the `fer2013` run)."],
@@ -164,7 +146,7 @@ CK_PLUS_IMAGE_SPLIT = Experiment(
     dataset="ckplus",
     config={"protocol": {"kind": "random_split", "fractions": [0.8, 0.1, 0.1], "repeats": 15}, "seed": 0,
             **TRAINING},
-    train_and_evaluate=train_and_evaluate, smoke_config=CK_PLUS_SMOKE,
+    train_and_evaluate=RECIPE.train_and_evaluate, replica_recipe=RECIPE, smoke_config=CK_PLUS_SMOKE,
     paper_recipe={**PAPER_RECIPE, "protocol": "random_split"},
     deviations=COMMON_DEVIATIONS + [
         "CK+48 holds the last 3 frames of each of the 327 labelled sequences (981 images); the paper does "
@@ -176,7 +158,7 @@ CK_PLUS_SUBJECT_10FOLD = Experiment(
     paper=PAPER, name="ckplus_subject_10fold", title="CK+48: subject-independent 10-fold CV (not in the paper)",
     dataset="ckplus",
     config={"protocol": {"kind": "subject_kfold", "k": 10, "val_fraction": 0.1}, "seed": 0, **TRAINING},
-    train_and_evaluate=train_and_evaluate, smoke_config={**CK_PLUS_SMOKE, "protocol": {"k": 2}},
+    train_and_evaluate=RECIPE.train_and_evaluate, replica_recipe=RECIPE, smoke_config={**CK_PLUS_SMOKE, "protocol": {"k": 2}},
     paper_recipe={**PAPER_RECIPE, "protocol": "random_split"},
     deviations=COMMON_DEVIATIONS + [
         "Subject-independent 10-fold CV (no subject in two folds; validation subjects carved from the "
@@ -188,7 +170,7 @@ FERG = Experiment(
     dataset="ferg", loader_options={"size": 48},
     config={"protocol": {"kind": "random_split", "fractions": [0.62, 0.25, 0.13], "repeats": 15}, "seed": 0,
             **TRAINING},
-    train_and_evaluate=train_and_evaluate,
+    train_and_evaluate=RECIPE.train_and_evaluate, replica_recipe=RECIPE,
     smoke_config={**SMOKE, "synthetic": {"per_class": 12, "image_size": 64}},
     paper_recipe={**PAPER_RECIPE, "protocol": "random_split"},
     deviations=COMMON_DEVIATIONS + [
@@ -198,4 +180,4 @@ FERG = Experiment(
 )
 
 EXPERIMENTS = {exp.name: exp for exp in (FER2013, FER2013_LOW_LR, CK_PLUS_IMAGE_SPLIT, CK_PLUS_SUBJECT_10FOLD, FERG)}
-BENCHMARKS = {"training_throughput": training_throughput}
+BENCHMARKS = {"training_throughput": training_throughput, "engine_throughput": engine_throughput}

@@ -1,0 +1,193 @@
+"""The replica engine (common/engine.py) on a tiny model with BatchNorm, dropout and augmentation.
+
+The JAX parts run in a subprocess with KERAS_BACKEND=jax (this process uses TensorFlow):
+R replicas trained together must match the same R seeds trained one at a time, a run
+killed after a checkpoint must resume to the uninterrupted result, and the replica
+axis sharded over two (virtual CPU) devices must give the same result as one device.
+"""
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = {"epochs": 3, "batch_size": 16, "oversample": True, "learning_rate": 0.01}
+
+pytest.importorskip("jax")
+
+
+# ---- what both backends build: a tiny recipe and folds of synthetic data -----------------------
+
+def tiny_recipe():
+    import keras
+
+    from common.engine import ReplicaRecipe
+    from common.pipeline import augmentation
+
+    def build_model(fold, config):
+        image = keras.Input((12, 12, 1))
+        x = keras.layers.Conv2D(4, 3, padding="same", use_bias=False)(image)  # a bias before BatchNorm has no gradient but float noise, which Adam amplifies
+        x = keras.layers.BatchNormalization(momentum=0.8)(x)
+        x = keras.layers.ReLU()(x)
+        x = keras.layers.MaxPooling2D(2)(x)
+        x = keras.layers.Dropout(0.3)(x)
+        x = keras.layers.Flatten()(x)
+        return keras.Model(image, keras.layers.Dense(3, kernel_regularizer=keras.regularizers.L2(1e-3))(x))
+
+    return ReplicaRecipe(
+        build_model=build_model,
+        build_optimizer=lambda config: keras.optimizers.AdamW(config["learning_rate"], weight_decay=1e-3),
+        learning_rate=lambda config, epoch: config["learning_rate"] * 0.5 ** (epoch // 2),  # staircase decay
+        from_logits=True,
+        augment=lambda config, seed: augmentation(flip=True, rotation=0.05, translation=0, zoom=0, seed=seed))
+
+
+def tiny_folds():
+    """3 folds of unequal sizes (stratified 3-fold of 100 images, 3 unbalanced classes)."""
+    from common.protocols import make_folds
+    from datasets.base import Dataset, Provenance
+    rng = np.random.default_rng(0)
+    labels = rng.choice(3, 100, p=[0.5, 0.3, 0.2])
+    images = rng.integers(0, 120, (100, 12, 12)).astype(np.uint8)
+    for c in range(3):  # a learnable bright square per class
+        images[labels == c, 4 * c:4 * c + 4, 2:8] += 120
+    ds = Dataset("tiny", images, labels, ["a", "b", "c"], Provenance("synthetic"))
+    return make_folds(ds, {"kind": "stratified_kfold", "k": 3, "val_fraction": 0.2}, seed=0)
+
+
+# ---- the JAX side (run in a subprocess) -------------------------------------------------------
+
+def train_group(folds, folder, group_size, config=CONFIG, checkpoint_every=5):
+    """[(fold, state, test scores)] of `folds` trained in groups of `group_size` replicas."""
+    from common.engine import Engine, Replica
+    recipe, out = tiny_recipe(), []
+    for start in range(0, len(folds), group_size):
+        group = [Replica.build(recipe, fold, config) for fold in folds[start:start + group_size]]
+        engine = Engine(recipe, group, config)
+        state = engine.train(Path(folder) / str(start), checkpoint_every)
+        scores, _, accuracy = engine.evaluate(state["best"], "test")
+        for i in range(len(group)):
+            out.append({"best": [np.asarray(v[i]).tolist() for part in state["best"] for v in part],
+                        "best_epoch": int(state["best_epoch"][i]), "test_accuracy": float(accuracy[i]),
+                        "test_scores": scores[i].tolist(),
+                        "history": {k: v[:, i].tolist() for k, v in state["history"].items()}})
+    return out
+
+
+def jax_together_and_one_at_a_time(tmp):
+    folds = tiny_folds()
+    return {"together": train_group(folds, f"{tmp}/together", 3), "alone": train_group(folds, f"{tmp}/alone", 1)}
+
+
+def jax_killed_and_resumed(tmp):
+    from common.engine import Engine
+    folds, config = tiny_folds()[:2], {**CONFIG, "epochs": 5}
+    whole = train_group(folds, f"{tmp}/whole", 2, config, checkpoint_every=2)
+    save, saves = Engine.save, []
+
+    def save_then_die(self, state, folder):
+        save(self, state, folder)
+        saves.append(int(state["epoch"]))
+        if len(saves) == 1:
+            raise KeyboardInterrupt  # killed right after the first checkpoint (epoch 2)
+    Engine.save = save_then_die
+    try:
+        train_group(folds, f"{tmp}/killed", 2, config, checkpoint_every=2)
+    except KeyboardInterrupt:
+        pass
+    resumed = train_group(folds, f"{tmp}/killed", 2, config, checkpoint_every=2)
+    return {"whole": whole, "resumed": resumed, "saves": saves}
+
+
+def jax_together(tmp):
+    import jax
+    return {"devices": len(jax.devices()), "together": train_group(tiny_folds(), f"{tmp}/together", 3)}
+
+
+def run_jax(function, tmp_path, env=None):
+    code = (f"import json, sys; sys.path.insert(0, {str(REPO / 'tests')!r}); import test_engine; "
+            f"print('RESULT' + json.dumps(test_engine.{function}({str(tmp_path)!r})))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "KERAS_BACKEND": "jax", **(env or {})})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.split("RESULT", 1)[1])
+
+
+def assert_same_training(a, b, rtol, atol):
+    assert a["best_epoch"] == b["best_epoch"]
+    assert a["test_accuracy"] == b["test_accuracy"]
+    np.testing.assert_allclose(a["test_scores"], b["test_scores"], rtol=rtol, atol=atol)
+    for x, y in zip(a["best"], b["best"]):  # weights, BatchNorm statistics, dropout seed state
+        np.testing.assert_allclose(x, y, rtol=rtol, atol=atol)
+    for k in a["history"]:
+        np.testing.assert_allclose(a["history"][k], b["history"][k], rtol=rtol, atol=atol)
+
+
+# ---- the tests --------------------------------------------------------------------------------
+
+def test_replicas_trained_together_match_the_same_seeds_trained_one_at_a_time(tmp_path):
+    runs = run_jax("jax_together_and_one_at_a_time", tmp_path)
+    for together, alone in zip(runs["together"], runs["alone"]):
+        assert_same_training(together, alone, rtol=1e-4, atol=1e-5)
+    # the replicas really differ: own seeds, own folds
+    assert runs["together"][0]["test_scores"][0] != runs["together"][1]["test_scores"][0]
+    assert runs["together"][0]["history"]["learning_rate"] == [0.01, 0.01, 0.005]
+
+
+def test_a_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result(tmp_path):
+    runs = run_jax("jax_killed_and_resumed", tmp_path)
+    assert runs["saves"][0] == 2
+    for whole, resumed in zip(runs["whole"], runs["resumed"]):
+        assert len(resumed["history"]["loss"]) == 5
+        assert_same_training(whole, resumed, rtol=0, atol=0)
+
+
+def test_the_replica_axis_sharded_over_two_devices_gives_the_one_device_result(tmp_path):
+    one = run_jax("jax_together", tmp_path / "one")
+    two = run_jax("jax_together", tmp_path / "two", env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    assert (one["devices"], two["devices"]) == (1, 2)
+    for a, b in zip(one["together"], two["together"]):  # 3 replicas padded to 4, split 2 + 2
+        assert_same_training(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_the_tensorflow_path_trains_the_recipe_through_keras_fit(tmp_path):
+    import keras
+
+    from common.experiment import RunContext
+    fold = tiny_folds()[0]
+    keras.utils.set_random_seed(fold.seed)
+    rates = []
+
+    def learning_rate(config, epoch):
+        rates.append(tiny_recipe().learning_rate(config, epoch))
+        return rates[-1]
+    recipe = dataclasses.replace(tiny_recipe(), learning_rate=learning_rate)
+    result = recipe.train_and_evaluate(fold, CONFIG, RunContext(tmp_path / "work", tmp_path))
+    assert result.y_prob.shape == (len(fold.test), 3)
+    np.testing.assert_allclose(result.y_prob.sum(axis=1), 1, rtol=1e-5)  # logits -> probabilities
+    assert rates == [0.01, 0.01, 0.005]  # the recipe's schedule, set every epoch
+    assert len(result.history["loss"]) == 3
+    assert result.extra["selected_epoch"] == 1 + int(np.argmax(result.history["val_accuracy"]))
+
+
+def jax_runner_smoke(tmp):
+    """sdl_stn's FER2013 experiment on synthetic data through the runner: 2 repeats, 2 epochs, on the engine."""
+    import papers
+    from common.runner import run_experiment
+    exp = papers.experiments("sdl_stn")["fer2013"]
+    run_dir = run_experiment(exp, smoke=True, out_root=tmp, overrides={"epochs": 2, "protocol": {"repeats": 2}})
+    return {"metrics": json.loads((run_dir / "metrics.json").read_text()),
+            "figures": sorted(p.name for p in run_dir.glob("*.png"))}
+
+
+def test_the_runner_hands_a_recipe_experiment_to_the_engine_on_jax(tmp_path):
+    run = run_jax("jax_runner_smoke", tmp_path, env={"ENGINE_REPLICAS_PER_STEP": "2"})
+    assert run["metrics"]["backend"] == "jax"
+    assert run["metrics"]["metrics"]["accuracy"]["n"] == 2
+    assert run["metrics"]["metrics"]["selected_epoch"]["n"] == 2
+    assert {"saliency_maps.png", "sdl1_transforms.png"} <= set(run["figures"])  # the recipe's finish hook
