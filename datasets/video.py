@@ -62,12 +62,8 @@ def read_frames(video, wanted):
     return found
 
 
-def read_video(video):
-    """Every frame of a video file as gray uint8 (T, H, W), and its frame rate (0.0 when unknown).
-
-    Raises DatasetError naming the file when OpenCV cannot open it (missing codec, corrupt
-    or not a video) or when it decodes no frame at all (empty or truncated file).
-    """
+def open_video(video):
+    """An opened cv2.VideoCapture, or a DatasetError naming the file (missing, corrupt, unknown codec)."""
     video = Path(video)
     if not video.is_file():
         raise DatasetError(video, "video file does not exist")
@@ -75,6 +71,16 @@ def read_video(video):
     if not capture.isOpened():
         capture.release()
         raise DatasetError(video, "OpenCV cannot open it as a video (corrupt, empty or an unknown codec)")
+    return capture
+
+
+def read_video(video):
+    """Every frame of a video file as gray uint8 (T, H, W), and its frame rate (0.0 when unknown).
+
+    Raises DatasetError naming the file when OpenCV cannot open it (missing codec, corrupt
+    or not a video) or when it decodes no frame at all (empty or truncated file).
+    """
+    capture = open_video(video)
     fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
     frames = []
     while True:
@@ -95,13 +101,7 @@ def count_frames(video):
 
     Raises DatasetError naming the file when OpenCV cannot open it or it holds no frame.
     """
-    video = Path(video)
-    if not video.is_file():
-        raise DatasetError(video, "video file does not exist")
-    capture = cv2.VideoCapture(str(video))
-    if not capture.isOpened():
-        capture.release()
-        raise DatasetError(video, "OpenCV cannot open it as a video (corrupt, empty or an unknown codec)")
+    capture = open_video(video)
     n = 0
     while capture.grab():
         n += 1
