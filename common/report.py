@@ -79,18 +79,27 @@ def _write_plots(run_dir, record, results):
         plots.confusion(cm, names, run_dir / "train_confusion_matrix.png", title="Training-set confusion")
 
 
+def standing(record):
+    """(kind, why) of a run as evidence: "smoke", DEGENERATE, NOT_COMPARABLE (with the reasons) or "faithful"."""
+    if record.smoke:
+        return "smoke", ""
+    if record.degenerate:
+        return DEGENERATE, "; ".join(f"{fold}: {', '.join(why)}" for fold, why in record.degenerate.items())
+    differences = comparability_reasons({"dataset": record.dataset}, record)
+    return (NOT_COMPARABLE, differences) if differences else ("faithful", "")
+
+
 def banner(record):
     """The warning a report opens with when its numbers are not evidence for the paper."""
-    if record.smoke:
+    kind, why = standing(record)
+    if kind == "smoke":
         return ["> **Smoke run on synthetic data.** Its numbers check the pipeline; they say nothing about the "
                 "paper.", ""]
-    if record.degenerate:
+    if kind == DEGENERATE:
         return ["> **Degenerate run: its predictions carry no information**, so none of its numbers is evidence "
-                "for or against the paper. " + "; ".join(f"{fold}: {', '.join(why)}"
-                                                        for fold, why in record.degenerate.items()) + ".", ""]
-    differences = comparability_reasons({"dataset": record.dataset}, record)
-    if differences:
-        return [f"> **Not the paper's protocol** ({differences}). Its numbers are shown, not judged.", ""]
+                f"for or against the paper. {why}.", ""]
+    if kind == NOT_COMPARABLE:
+        return [f"> **Not the paper's protocol** ({why}). Its numbers are shown, not judged.", ""]
     return []
 
 
@@ -358,10 +367,8 @@ def write_runs_index(root, paper, runs_by_experiment):
     for experiment, records in sorted(runs_by_experiment.items()):
         speaking = speaking_run(records)
         for r in sorted(records, key=lambda r: r.written, reverse=True):
-            status = ("smoke run (synthetic data)" if r.smoke else DEGENERATE + ": " + "; ".join(
-                ", ".join(w) for w in r.degenerate.values()) if r.degenerate else
-                f"{NOT_COMPARABLE}: {comparability_reasons({'dataset': r.dataset}, r)}"
-                if comparability_reasons({"dataset": r.dataset}, r) else "the paper's recipe")
+            kind, why = standing(r)
+            status = {"smoke": "smoke run (synthetic data)", "faithful": "the paper's recipe"}.get(kind, f"{kind}: {why}")
             lines.append(f"| {experiment} | [{r.run_id}]({experiment}/{r.run_id}/report.md) | "
                          f"{'**yes**' if r is speaking else ''} | {status} | {achieved(r.metrics.get('accuracy'))} | "
                          f"{r.epochs_per_fold and max(r.epochs_per_fold)} | {r.device} | {r.written} |")
