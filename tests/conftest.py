@@ -28,20 +28,31 @@ def real_data(subpath):
 def smoke_run(tmp_path_factory):
     """smoke_run(paper, experiment) -> run folder of that experiment's synthetic-data run.
 
-    Each experiment's smoke run happens once per test session, however many tests
-    read it (the registry loop and the paper's own tests), which keeps CI fast.
+    Each experiment's smoke run happens once per test session, however many tests read
+    it (the registry loop and the paper's own tests) and however many pytest-xdist
+    workers share the session: the first to ask trains under a file lock in a folder
+    all workers see; the others wait for it and read its run folder.
     """
+    import fcntl
+    import json
+
     import papers
     from common.runner import run_experiment
 
-    done = {}
-    out_root = tmp_path_factory.mktemp("smoke_results")
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the session's folder, above this worker's
+    out_root = shared / "smoke_results"
+    out_root.mkdir(exist_ok=True)
 
     def run(paper, experiment):
-        if (paper, experiment) not in done:
-            done[paper, experiment] = run_experiment(papers.experiments(paper)[experiment], smoke=True,
-                                                     out_root=out_root)
-        return done[paper, experiment]
+        done = out_root / f"{paper}-{experiment}.json"
+        with open(out_root / f"{paper}-{experiment}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not done.exists():
+                run_dir = run_experiment(papers.experiments(paper)[experiment], smoke=True, out_root=out_root)
+                done.write_text(json.dumps(str(run_dir)))
+        return Path(json.loads(done.read_text()))
     return run
 
 

@@ -1,5 +1,6 @@
-"""nested_lstm: the pyramid pooling layer, the video helpers, the SASE-FE / Oulu-CASIA loaders on their
-synthetic layouts, and every model of the paper learning on tiny synthetic clips."""
+"""nested_lstm: the pyramid pooling layer, the video helpers, and the SASE-FE / Oulu-CASIA loaders on their
+synthetic layouts. Every model of the paper learning on synthetic clips is checked once, through the
+runner, by tests/test_registry.py (one experiment per model)."""
 import shutil
 
 import cv2
@@ -8,13 +9,9 @@ import numpy as np
 import pytest
 
 import datasets
-from common.experiment import Fold, RunContext
 from common.layers import SpatialPyramidPooling
-from datasets import synthetic
-from datasets.base import DatasetError, Provenance
+from datasets.base import DatasetError
 from datasets.video import read_video, spread_clip, window_indices, write_video
-from papers.nested_lstm import experiments
-from papers.nested_lstm.preprocess import VIEWS, ClipViews
 
 
 @pytest.mark.parametrize("levels,size", [((2,), 8), ((4,), 8), ((8,), 8), ((2, 4, 8), 12), ((2, 4, 8), 3)])
@@ -98,42 +95,3 @@ def test_oulu_loader_reads_frame_folders_and_videos_in_the_release_layout(tmp_pa
     shutil.rmtree(folder)
     again = datasets.load("oulu", root)
     assert len(again) == len(ds) and np.abs(again.images.astype(int) - ds.images.astype(int)).mean() < 8
-
-
-def synthetic_clip_views(n_subjects=12, per_class=48, classes=("happiness", "surprise"), frames=3, size=32):
-    """Synthetic clips (apex frames) as the prepared ClipViews: every view is the face, geometry is zero."""
-    clips, labels, subjects = synthetic.face_sequences(per_class * len(classes), list(classes), frames=frames + 4,
-                                                       size=size, seed=3, n_subjects=n_subjects)
-    clips = clips[:, -frames:]
-    views = np.repeat(clips[..., None], len(VIEWS), axis=-1)
-    n = len(labels)
-    return ClipViews("synthetic", views, labels, list(classes), Provenance("synthetic"), subjects=subjects,
-                     geometry=np.zeros((n, frames, 136), np.float32), face_found=np.ones((n, frames), bool))
-
-
-TINY = {
-    "face_cnn": {"width": 0.0625, "fc_units": 1024},
-    "two_stream": {"width": 0.0625, "fc_units": 1024},
-    "cnn_geometry": {"width": 0.0625, "fc_units": 1024},
-    "c3d": {"width": 0.0625, "fc_units": 1024},
-    "cnn_lstm": {"width": 0.0625, "fc_units": 1024, "rnn_units": 512, "rnn_layers": 1},
-    "cnn_gru": {"width": 0.0625, "fc_units": 1024, "rnn_units": 512, "rnn_layers": 1},
-    "cnn_lstm_features": {"width": 0.0625, "fc_units": 1024, "rnn_units": 32, "rnn_epochs": 15},
-    "cnn_gru_features": {"width": 0.0625, "fc_units": 1024, "rnn_units": 32, "rnn_epochs": 15},
-    "nested_lstm": {"filters": [8, 16], "temp_units": 32, "conv_units": 32},
-}
-
-
-@pytest.mark.parametrize("name", list(TINY))
-def test_every_model_of_the_paper_learns_synthetic_clips(name, tmp_path):
-    ds = synthetic_clip_views()
-    subjects = sorted(set(ds.subjects))
-    part = lambda chosen: ds.subset(np.isin(ds.subjects, chosen))
-    fold = Fold("fold0", 0, 0, part(subjects[:8]), part(subjects[8:10]), part(subjects[10:]))
-    config = {**experiments.BASE, "epochs": 10, "batch_size": 8, "learning_rate": 3e-3,
-              "model": {**experiments.MODELS[name], **TINY[name]}}
-    keras.utils.set_random_seed(0)
-    result = experiments.train_and_evaluate(fold, config, RunContext(tmp_path, tmp_path))
-    accuracy = np.mean(result.y_prob.argmax(axis=1) == result.y_true)
-    assert result.y_prob.shape == (len(fold.test), 2)
-    assert accuracy > 0.5 + 0.2, (name, accuracy, result.history.get("val_accuracy"))
