@@ -28,7 +28,8 @@ from conftest import Interrupt
 REPO = Path(__file__).resolve().parents[1]
 EPOCHS = 4
 
-# The cheapest paper experiment, as `python -m papers sdl_stn smoke -e ckplus_image_split --set epochs=4` runs it,
+# The cheapest paper experiment, as `python -m papers sdl_stn smoke -e ckplus_image_split --set epochs=4` runs it
+# on a smaller synthetic CK+ (what it learns does not matter here, only that the resumed run ends the same),
 # with its work folders under argv[1] and its results under argv[2].
 SDL_RUN = f"""
 import sys
@@ -37,7 +38,7 @@ import papers
 from common import runner
 runner.WORK = Path(sys.argv[1])
 runner.run_experiment(papers.experiments("sdl_stn")["ckplus_image_split"], smoke=True, out_root=sys.argv[2],
-                      overrides={{"epochs": {EPOCHS}}})
+                      overrides={{"epochs": {EPOCHS}, "synthetic": {{"n_subjects": 8, "sequences_per_class": 12}}}})
 """
 
 
