@@ -137,3 +137,17 @@ def test_every_model_of_the_paper_learns_synthetic_clips(name, tmp_path):
     accuracy = np.mean(result.y_prob.argmax(axis=1) == result.y_true)
     assert result.y_prob.shape == (len(fold.test), 2)
     assert accuracy > 0.5 + 0.2, (name, accuracy, result.history.get("val_accuracy"))
+
+
+def test_clip_models_train_through_the_replica_recipe_on_one_view_and_folds_share_one_model_function():
+    from common.engine import Replica
+    on_engine = {name for name, e in experiments.EXPERIMENTS.items() if e.replica_recipe is experiments.CLIP_RECIPE}
+    assert on_engine == {"ckplus_nested_lstm", "ckplus_c3d", "ckplus_cnn_lstm", "ckplus_cnn_gru"}
+    ds = synthetic_clip_views(n_subjects=4, per_class=4, size=16)
+    ds.images[..., VIEWS.index("aligned")] = 7
+    config = {**experiments.BASE, "model": {**experiments.MODELS["cnn_lstm"], **TINY["cnn_lstm"]}}
+    x = experiments.CLIP_RECIPE.inputs(ds, config)
+    assert x.dtype == np.uint8 and x.shape == ds.images.shape[:-1] and (x == 7).all()
+    folds = [Fold(f"fold{i}", i, i, ds, ds, ds) for i in range(2)]
+    first, second = (Replica.build(experiments.CLIP_RECIPE, fold, config) for fold in folds)
+    assert first.signature == second.signature  # the engine trains them as replicas of one step
