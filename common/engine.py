@@ -72,6 +72,8 @@ class ReplicaRecipe:
     finish(model, fold, config, ctx) -> dict of extra metrics; called with the trained
         (best-epoch) model, e.g. to draw figures when ctx.first_fold.
     training_part(fold, config) -> Dataset: what of fold.train to train on (default all of it).
+    inputs(part, config) -> uint8 array: the model's input for a part of a fold (default
+        `part.images`), e.g. one view of multi-view clips; the engine pools these arrays.
     Config keys read: epochs, batch_size, oversample (default False), early_stopping_patience
     (on `monitor`, default none), precision ("float32" default, or "mixed_bfloat16": bf16
     compute with float32 weights, for an accelerator once a run shows accuracy unchanged).
@@ -83,6 +85,7 @@ class ReplicaRecipe:
     augment: Callable | None = None
     finish: Callable | None = None
     training_part: Callable | None = None
+    inputs: Callable = lambda part, config: part.images
     monitor: str = "val_accuracy"  # or val_loss
 
     def __post_init__(self):
@@ -98,9 +101,9 @@ class ReplicaRecipe:
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=self.from_logits))
         batch = config["batch_size"]
         augment = self.augment(config, fold.seed) if self.augment else None
-        train = make_pipeline(to_float(fold.train.images), fold.train.labels, batch_size=batch, training=True,
+        train = make_pipeline(to_float(self.inputs(fold.train, config)), fold.train.labels, batch_size=batch, training=True,
                               augment=augment, oversample=config.get("oversample", False), seed=fold.seed)
-        val = make_pipeline(to_float(fold.val.images), fold.val.labels, batch_size=EVAL_BATCH)
+        val = make_pipeline(to_float(self.inputs(fold.val, config)), fold.val.labels, batch_size=EVAL_BATCH)
         clock = TrainingClock(batch)
         callbacks = [clock, keras.callbacks.LearningRateScheduler(lambda epoch: self.learning_rate(config, epoch))]
         if config.get("early_stopping_patience"):
@@ -108,7 +111,7 @@ class ReplicaRecipe:
                                                            mode=MODES[self.monitor]))
         history, _ = fit(model, train, val, epochs=config["epochs"], work_dir=ctx.work_dir, monitor=self.monitor,
                          mode=MODES[self.monitor], callbacks=callbacks, verbose=2)
-        scores = predict(model, make_pipeline(to_float(fold.test.images), batch_size=EVAL_BATCH))
+        scores = predict(model, make_pipeline(to_float(self.inputs(fold.test, config)), batch_size=EVAL_BATCH))
         return self.fold_result(model, fold, config, ctx, history, scores, clock.seconds, clock.images)
 
     def trained_fold(self, fold, config):
@@ -231,7 +234,7 @@ class Replica:
             model = recipe.build_model(fold, config)
         augment = recipe.augment(config, fold.seed) if recipe.augment else None
         if augment is not None:
-            augment.build((None, *fold.train.images.shape[1:], 1))
+            augment.build((None, *recipe.inputs(fold.train, config).shape[1:], 1))
         items = (oversample_indices(fold.train.labels, fold.seed) if config.get("oversample")
                  else np.arange(len(fold.train)))
         configs = [model.get_config(), augment.get_config() if augment is not None else None]
@@ -253,6 +256,8 @@ class ImagePool:
         self.rows, self.images = {}, []
 
     def add(self, images):
+        if images.dtype != np.uint8:  # converted to [0, 1] on the device, as common.pipeline.to_float
+            raise ValueError(f"the engine pools uint8 images; the recipe's inputs gave {images.dtype}")
         index = np.empty(len(images), np.int32)
         for i, image in enumerate(images):
             index[i] = self.rows.setdefault(image.tobytes(), len(self.rows))
@@ -298,7 +303,8 @@ class Engine:
         self.rate_slot = rate_slots[0]
 
         pool = ImagePool()
-        parts = {name: [pool.add(getattr(r.fold, name).images) for r in padded] for name in ("train", "val", "test")}
+        parts = {name: [pool.add(recipe.inputs(getattr(r.fold, name), config)) for r in padded]
+                 for name in ("train", "val", "test")}
         too_small = [r.fold.name for r in replicas if len(r.train_items) < self.batch]
         if too_small:
             raise ValueError(f"folds {too_small}: fewer training items than one batch of {self.batch}")

@@ -1,7 +1,8 @@
 """The replica engine (common/engine.py) on a tiny model with BatchNorm, dropout and augmentation.
 
 The JAX parts run in a subprocess with KERAS_BACKEND=jax (this process uses TensorFlow):
-R replicas trained together must match the same R seeds trained one at a time, a run
+R replicas trained together must match the same R seeds trained one at a time (also for
+a recurrent model on two-view clips that reads one view through the recipe's `inputs`), a run
 killed after a checkpoint must resume to the uninterrupted result, and the replica
 axis sharded over two (virtual CPU) devices must give the same result as one device.
 """
@@ -47,6 +48,38 @@ def tiny_recipe():
         augment=lambda config, seed: augmentation(flip=True, rotation=0.05, translation=0, zoom=0, seed=seed))
 
 
+def tiny_clip_recipe():
+    """A recurrent model with a softmax output on clips (N, 3, 12, 12, 2) of two views, of which it reads the first."""
+    import keras
+
+    from common.engine import ReplicaRecipe
+
+    def build_model(fold, config):
+        clip = keras.Input((3, 12, 12, 1))
+        x = keras.layers.TimeDistributed(keras.layers.Conv2D(4, 3, strides=2))(clip)
+        x = keras.layers.TimeDistributed(keras.layers.Flatten())(x)
+        x = keras.layers.LSTM(8, dropout=0.2)(x)
+        return keras.Model(clip, keras.layers.Dense(3, activation="softmax")(x))
+
+    return ReplicaRecipe(
+        build_model=build_model,
+        build_optimizer=lambda config: keras.optimizers.Adam(config["learning_rate"]),
+        learning_rate=lambda config, epoch: config["learning_rate"],
+        from_logits=False,
+        inputs=lambda part, config: part.images[..., 0])
+
+
+def tiny_clip_folds():
+    """tiny_folds' images as 3-frame clips (the square dims frame by frame), beside a second view of noise."""
+    noise = np.random.default_rng(1)
+
+    def as_clips(part):
+        clips = np.stack([part.images // (1 + t) for t in range(3)], axis=1)
+        views = np.stack([clips, noise.integers(0, 255, clips.shape).astype(np.uint8)], axis=-1)
+        return dataclasses.replace(part, images=views)
+    return [dataclasses.replace(f, train=as_clips(f.train), val=as_clips(f.val), test=as_clips(f.test)) for f in tiny_folds()]
+
+
 def tiny_folds():
     """3 folds of unequal sizes (stratified 3-fold of 100 images, 3 unbalanced classes)."""
     from common.protocols import make_folds
@@ -62,10 +95,10 @@ def tiny_folds():
 
 # ---- the JAX side (run in a subprocess) -------------------------------------------------------
 
-def train_group(folds, folder, group_size, config=CONFIG, checkpoint_every=5):
+def train_group(folds, folder, group_size, config=CONFIG, checkpoint_every=5, recipe=None):
     """[(fold, state, test scores)] of `folds` trained in groups of `group_size` replicas."""
     from common.engine import Engine, Replica
-    recipe, out = tiny_recipe(), []
+    recipe, out = recipe or tiny_recipe(), []
     for start in range(0, len(folds), group_size):
         group = [Replica.build(recipe, fold, config) for fold in folds[start:start + group_size]]
         engine = Engine(recipe, group, config)
@@ -80,8 +113,11 @@ def train_group(folds, folder, group_size, config=CONFIG, checkpoint_every=5):
 
 
 def jax_together_and_one_at_a_time(tmp):
-    folds = tiny_folds()
-    return {"together": train_group(folds, f"{tmp}/together", 3), "alone": train_group(folds, f"{tmp}/alone", 1)}
+    folds, clip_folds, clip_config = tiny_folds(), tiny_clip_folds()[:2], {**CONFIG, "epochs": 2}
+    return {"together": train_group(folds, f"{tmp}/together", 3), "alone": train_group(folds, f"{tmp}/alone", 1),
+            "clips_together": train_group(clip_folds, f"{tmp}/clips_together", 2, clip_config,
+                                          recipe=tiny_clip_recipe()),
+            "clips_alone": train_group(clip_folds, f"{tmp}/clips_alone", 1, clip_config, recipe=tiny_clip_recipe())}
 
 
 def jax_killed_and_resumed(tmp):
@@ -132,8 +168,9 @@ def assert_same_training(a, b, rtol, atol):
 
 def test_replicas_trained_together_match_the_same_seeds_trained_one_at_a_time(tmp_path):
     runs = run_jax("jax_together_and_one_at_a_time", tmp_path)
-    for together, alone in zip(runs["together"], runs["alone"]):
+    for together, alone in zip(runs["together"] + runs["clips_together"], runs["alone"] + runs["clips_alone"]):
         assert_same_training(together, alone, rtol=1e-4, atol=1e-5)
+    assert len(runs["clips_together"]) == 2
     # the replicas really differ: own seeds, own folds
     assert runs["together"][0]["test_scores"][0] != runs["together"][1]["test_scores"][0]
     assert runs["together"][0]["history"]["learning_rate"] == [0.01, 0.01, 0.005]

@@ -9,9 +9,13 @@ import numpy as np
 import pytest
 
 import datasets
+from common.experiment import Fold
 from common.layers import SpatialPyramidPooling
-from datasets.base import DatasetError
+from datasets import synthetic
+from datasets.base import DatasetError, Provenance
 from datasets.video import read_video, spread_clip, window_indices, write_video
+from papers.nested_lstm import experiments
+from papers.nested_lstm.preprocess import VIEWS, ClipViews
 
 
 @pytest.mark.parametrize("levels,size", [((2,), 8), ((4,), 8), ((8,), 8), ((2, 4, 8), 12), ((2, 4, 8), 3)])
@@ -95,3 +99,29 @@ def test_oulu_loader_reads_frame_folders_and_videos_in_the_release_layout(tmp_pa
     shutil.rmtree(folder)
     again = datasets.load("oulu", root)
     assert len(again) == len(ds) and np.abs(again.images.astype(int) - ds.images.astype(int)).mean() < 8
+def synthetic_clip_views(n_subjects=12, per_class=48, classes=("happiness", "surprise"), frames=3, size=32):
+    """Synthetic clips (apex frames) as the prepared ClipViews: every view is the face, geometry is zero."""
+    clips, labels, subjects = synthetic.face_sequences(per_class * len(classes), list(classes), frames=frames + 4,
+                                                       size=size, seed=3, n_subjects=n_subjects)
+    clips = clips[:, -frames:]
+    views = np.repeat(clips[..., None], len(VIEWS), axis=-1)
+    n = len(labels)
+    return ClipViews("synthetic", views, labels, list(classes), Provenance("synthetic"), subjects=subjects,
+                     geometry=np.zeros((n, frames, 136), np.float32), face_found=np.ones((n, frames), bool))
+
+
+TINY_CNN_LSTM = {"width": 0.0625, "fc_units": 1024, "rnn_units": 512, "rnn_layers": 1}
+
+
+def test_clip_models_train_through_the_replica_recipe_on_one_view_and_folds_share_one_model_function():
+    from common.engine import Replica
+    on_engine = {name for name, e in experiments.EXPERIMENTS.items() if e.replica_recipe is experiments.CLIP_RECIPE}
+    assert on_engine == {"ckplus_nested_lstm", "ckplus_c3d", "ckplus_cnn_lstm", "ckplus_cnn_gru"}
+    ds = synthetic_clip_views(n_subjects=4, per_class=4, size=16)
+    ds.images[..., VIEWS.index("aligned")] = 7
+    config = {**experiments.BASE, "model": {**experiments.MODELS["cnn_lstm"], **TINY_CNN_LSTM}}
+    x = experiments.CLIP_RECIPE.inputs(ds, config)
+    assert x.dtype == np.uint8 and x.shape == ds.images.shape[:-1] and (x == 7).all()
+    folds = [Fold(f"fold{i}", i, i, ds, ds, ds) for i in range(2)]
+    first, second = (Replica.build(experiments.CLIP_RECIPE, fold, config) for fold in folds)
+    assert first.signature == second.signature  # the engine trains them as replicas of one step

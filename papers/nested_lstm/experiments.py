@@ -17,8 +17,18 @@ Models (model.py), one `kind` per experiment:
 - `feature_rnn` (Tables 10 and 12, "Features") trains the frame CNN first, takes its fc7
   output for every frame, fits PCA (100 components) on the training frames and trains the
   recurrent layers on the reduced sequences.
-All train with Adam on sparse categorical cross-entropy (Tables 2-4), through
-common.training.fit (CSV log, backup, best epoch by validation accuracy).
+All train with Adam on sparse categorical cross-entropy (Tables 2-4), every model ending in a
+softmax, the best epoch by validation accuracy.
+
+How they train. The clip models train through `CLIP_RECIPE`, a common.engine.ReplicaRecipe
+whose `inputs` picks the experiment's view of each frame: on TensorFlow one fold after the
+other through Keras fit, on JAX (KERAS_BACKEND=jax) all ten folds as replicas of one compiled
+step. The still-image models and `feature_rnn` keep common.training.fit (CSV log, backup,
+best epoch), fold after fold: the still-image models train and select their epoch on frames
+but are scored on clips (the vote), and two of them read two inputs (face + aligned, or a
+view + float geometry), where the engine trains, validates and tests on the same items of one
+uint8 array; `feature_rnn` is two trainings with a PCA fitted between them. On the engine,
+`train_images` counts clips (the items trained on), where the fit path counts frames.
 """
 from __future__ import annotations
 
@@ -26,6 +36,7 @@ import keras
 import numpy as np
 from sklearn.decomposition import PCA
 
+from common.engine import ReplicaRecipe
 from common.experiment import Experiment, FoldResult
 from common.pipeline import make_pipeline, to_float
 from common.training import fit, predict
@@ -40,6 +51,7 @@ CKPLUS_CLIP_FRAMES = 3  # CK+48 keeps 3 frames per sequence: the paper's 5-frame
 SUBJECT_10FOLD = {"kind": "subject_kfold", "k": 10, "val_fraction": 0.1}
 PAPER_SPLIT = {"kind": "official", "train": "train", "val": "val", "test": "test"}
 STILL_IMAGE_KINDS = ("face_cnn", "two_stream", "cnn_geometry")
+CLIP_KINDS = ("c3d", "cnn_rnn", "nested_lstm")
 
 BASE = {
     "seed": 0,
@@ -151,15 +163,49 @@ def train_model(model, x_train, y_train, x_val, y_val, config, work_dir, seed, e
                monitor="val_accuracy", verbose=2)
 
 
+def one_view(part, config):
+    """A clip model's input: the experiment's view of every frame, uint8 (N, T, H, W)."""
+    return part.images[..., VIEWS.index(config["model"]["view"])]
+
+
+def build_clip_model(fold, config):
+    """The clip model of config["model"] for one view's clips (T, H, W, 1)."""
+    spec = config["model"]
+    if spec["kind"] not in CLIP_KINDS:
+        raise ValueError(f"model kind {spec['kind']!r} is not a clip model {CLIP_KINDS}: it trains through "
+                         "train_and_evaluate, not CLIP_RECIPE")
+    return build(spec, (*one_view(fold.train, config).shape[1:], 1), len(fold.train.class_names), config)
+
+
+def clip_model_counts(model, fold, config, ctx):
+    """The extra metrics of a trained clip model's fold."""
+    return {"total_params": float(model.count_params()), "frames_without_hog_face": frames_without_face(fold)}
+
+
+def frames_without_face(fold):
+    """Frames of the fold where HOG found no face (preprocess.py used the whole frame)."""
+    return float(sum((~getattr(fold, name).face_found).sum() for name in ("train", "val", "test")))
+
+
+# The clip models (c3d, cnn_rnn, nested_lstm): folds as replicas on JAX, Keras fit on TensorFlow.
+CLIP_RECIPE = ReplicaRecipe(
+    build_model=build_clip_model,
+    build_optimizer=lambda config: keras.optimizers.Adam(config["learning_rate"]),
+    learning_rate=lambda config, epoch: config["learning_rate"],  # constant: the paper names no schedule
+    from_logits=False,  # every model ends in a softmax
+    finish=clip_model_counts,
+    inputs=one_view)
+
+
 def train_and_evaluate(fold, config, ctx):
     """Train the experiment's model on one fold (selecting the epoch on its validation subjects); predict its
     test clips."""
     spec, n_classes = config["model"], len(fold.train.class_names)
-    parts = {name: getattr(fold, name) for name in ("train", "val", "test")}
-    x = {name: inputs_for(part, spec) for name, part in parts.items()}
-    y = {name: part.labels for name, part in parts.items()}
+    if spec["kind"] in CLIP_KINDS:
+        return CLIP_RECIPE.train_and_evaluate(fold, config, ctx)
+    x = {name: inputs_for(getattr(fold, name), spec) for name in ("train", "val", "test")}
+    y = {name: getattr(fold, name).labels for name in ("train", "val", "test")}
     frames = fold.train.images.shape[1]
-    extra = {}
     if spec["kind"] in STILL_IMAGE_KINDS:  # frames in, clip = mean of its frames' probabilities
         x = {name: frames_of(v) for name, v in x.items()}
         y = {name: np.repeat(v, frames) for name, v in y.items()}
@@ -169,21 +215,15 @@ def train_and_evaluate(fold, config, ctx):
         scores = predict(model, make_pipeline(x["test"], batch_size=config["batch_size"]))
         scores = scores.reshape(len(fold.test), frames, n_classes).mean(axis=1)
         train_images = len(history["loss"]) * len(y["train"])
+        extra = {"total_params": float(model.count_params())}
     elif spec["kind"] == "feature_rnn":
         scores, history, seconds, train_images, extra = train_feature_rnn(spec, x, y, frames, n_classes, config,
                                                                           ctx, fold)
-        model = None
     else:
-        model = build(spec, sample_shape(x["train"]), n_classes, config)
-        history, seconds = train_model(model, x["train"], y["train"], x["val"], y["val"], config, ctx.work_dir,
-                                       fold.seed, config["epochs"])
-        scores = predict(model, make_pipeline(x["test"], batch_size=config["batch_size"]))
-        train_images = len(history["loss"]) * len(y["train"]) * frames
-    if model is not None:
-        extra["total_params"] = float(model.count_params())
+        raise ValueError(f"unknown model kind {spec['kind']!r}")
     best = int(np.argmax(history["val_accuracy"]))
     extra["train_accuracy"], extra["val_accuracy"] = history["accuracy"][best], history["val_accuracy"][best]
-    extra["frames_without_hog_face"] = float(sum((~p.face_found).sum() for p in parts.values()))
+    extra["frames_without_hog_face"] = frames_without_face(fold)
     return FoldResult(fold.test.labels, scores, history, extra, seconds, len(history["loss"]), train_images)
 
 
@@ -242,7 +282,8 @@ def ckplus_experiment(name, title, model_spec):
               "model": model_spec}
     return Experiment(PAPER, name, title + SUBSTITUTE, "ckplus",
                       config, train_and_evaluate, prepare=prepare, smoke_config=SMOKE,
-                      deviations=DEVIATIONS, paper_recipe={"optimizer": "adam", "protocol": PAPER_SPLIT["kind"]})
+                      deviations=DEVIATIONS, paper_recipe={"optimizer": "adam", "protocol": PAPER_SPLIT["kind"]},
+                      replica_recipe=CLIP_RECIPE if model_spec["kind"] in CLIP_KINDS else None)
 
 
 # Table 9/11's "Face" CNN and Table 7's soft symmetry are ckplus_cnn_aligned with --set model.view=face or

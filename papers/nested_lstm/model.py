@@ -58,7 +58,7 @@ def vgg16_trunk(input_shape, width=1.0, freeze="none", weights=None, name="vgg16
     if freeze not in FREEZE_CHOICES:
         raise ValueError(f"freeze must be one of {FREEZE_CHOICES}, got {freeze!r}")
     batch_norm = not weights if batch_norm is None else batch_norm
-    inputs = keras.Input(input_shape)
+    inputs = keras.Input(input_shape, name=f"{name}_input")
     x = inputs
     for b, (filters, convs) in enumerate(VGG16_BLOCKS, start=1):
         for c in range(1, convs + 1):
@@ -174,8 +174,8 @@ def build_cnn_rnn(input_shape, n_classes, *, cell="lstm", width=1.0, fc_units=40
     trained end to end on the clip."""
     frames, height, width_px, channels = input_shape
     inputs = keras.Input(input_shape, name="clip")
-    frame_in = keras.Input((height, width_px, channels))
-    x = layers.Flatten()(vgg16_trunk((height, width_px, channels), width, "none", weights)(frame_in))
+    frame_in = keras.Input((height, width_px, channels), name="frame")
+    x = layers.Flatten(name="frame_flatten")(vgg16_trunk((height, width_px, channels), width, "none", weights)(frame_in))
     for name in ("fc6", "fc7"):
         x = layers.Dense(scaled(fc_units, width), activation="relu", name=name)(x)
     frame_cnn = keras.Model(frame_in, x, name="frame_cnn")
