@@ -213,7 +213,7 @@ def train_stage(recipe, folds, config, work_root, figure_dir, smoke=False, *, st
     results = {}
     for fold in folds:
         work_dir = Path(work_root) / fold.name / stage
-        results[fold.name] = stored_result(work_dir)
+        results[fold.name] = _stored_result(work_dir)
         if results[fold.name] is None:
             work_dir.mkdir(parents=True, exist_ok=True)
             keras.backend.clear_session()
@@ -225,7 +225,7 @@ def train_stage(recipe, folds, config, work_root, figure_dir, smoke=False, *, st
     return results
 
 
-def stored_result(work_dir):
+def _stored_result(work_dir):
     """The FoldResult stored in work_dir (said on stderr), or None."""
     stored = Path(work_dir) / "fold_result.pkl"
     if not stored.exists():
@@ -253,7 +253,7 @@ def train_replicas(recipe, folds, config, work_root, figure_dir, smoke=False, *,
     fold_dir = lambda name: work_root / name / stage if stage else work_root / name
     results, replicas = {}, []
     for fold in folds:
-        results[fold.name] = stored_result(fold_dir(fold.name))
+        results[fold.name] = _stored_result(fold_dir(fold.name))
         if results[fold.name] is None:
             replicas.append(Replica.build(recipe, fold, config))
     size = group_size or replicas_per_step() or len(replicas)

@@ -123,7 +123,9 @@ def test_a_folds_backbone_trains_once_and_a_rerun_reads_its_cached_features(tmp_
     written = cached.stat().st_mtime_ns
 
     experiments.train_backbones([fold], config, tmp_path, tmp_path, smoke=True)  # the rerun: nothing trains again
-    assert "extracted" not in capsys.readouterr().err and cached.stat().st_mtime_ns == written
+    rerun = capsys.readouterr().err
+    assert "extracted" not in rerun and f"{cached.parent} was trained before" in rerun
+    assert cached.stat().st_mtime_ns == written
     features, result = experiments.backbone_features(cached.parent)
     assert [len(features[part]) for part in experiments.PARTS] == [len(fold.train), len(fold.val), len(fold.test)]
     assert result.y_prob.shape == (len(fold.test), 7) and len(result.history["val_accuracy"]) == 1
