@@ -288,7 +288,8 @@ class Replica:
     @classmethod
     def build(cls, recipe, fold, config):
         fold = recipe.trained_fold(fold, config)
-        keras.utils.set_random_seed(fold.seed)
+        keras.backend.clear_session(free_memory=False)  # Keras' layer-name counters restart: every replica's
+        keras.utils.set_random_seed(fold.seed)          # model gets the same names, so equal models group
         with precision(config):
             model = recipe.build_model(fold, config)
         augment = recipe.augment(config, fold.seed) if recipe.augment else None

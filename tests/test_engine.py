@@ -205,6 +205,12 @@ def test_the_replica_axis_sharded_over_two_devices_gives_the_one_device_result(t
         assert_same_training(a, b, rtol=1e-4, atol=1e-5)
 
 
+def test_replicas_built_one_after_another_have_the_same_signature_so_they_group():
+    from common.engine import Replica
+    first, second = (Replica.build(tiny_recipe(), fold, CONFIG) for fold in tiny_folds()[:2])
+    assert first.signature == second.signature  # Keras' auto-generated layer names would differ otherwise
+
+
 def test_the_tensorflow_path_trains_the_recipe_through_keras_fit(tmp_path):
     import keras
 
