@@ -16,6 +16,10 @@ probabilities). Two ways run it:
   converted and augmented on the device. The host
   only draws each epoch's order (one small upload per epoch) and reads the
   validation scores.
+- Several stages (a backbone trained first, whose features a second network reads):
+  `train_stage` trains one stage of every fold, as replicas on JAX and fold after fold
+  on TensorFlow, each fold's stage in its own work folder; an Experiment's
+  `train_stages` hook calls it before the runner's per-fold loop.
 
 In the Flax / big_vision style the whole training state (weights, BatchNorm
 statistics and dropout seeds, optimizer slots, augmentation seeds, the best epoch's
@@ -55,10 +59,14 @@ import numpy as np
 
 from common.experiment import FoldResult, RunContext, config_hash
 from common.pipeline import make_pipeline, oversample_indices, to_float
-from common.training import fit, predict
+from common.training import distribution_scope, fit, predict, set_seed
 
 EVAL_BATCH = 256
 MODES = {"val_accuracy": "max", "val_loss": "min"}
+# sparse_categorical: cross-entropy of the integer labels under softmax scores (or logits);
+# binary: per-class binary cross-entropy of the one-hot labels under sigmoid scores (or logits), averaged
+# over classes and items as keras.losses.BinaryCrossentropy does.
+LOSSES = ("sparse_categorical", "binary")
 
 
 @dataclasses.dataclass
@@ -74,6 +82,8 @@ class ReplicaRecipe:
     training_part(fold, config) -> Dataset: what of fold.train to train on (default all of it).
     inputs(part, config) -> uint8 array: the model's input for a part of a fold (default
         `part.images`), e.g. one view of multi-view clips; the engine pools these arrays.
+    loss: "sparse_categorical" (integer labels, softmax scores) or "binary" (per-class binary cross-entropy of
+        the one-hot labels, sigmoid scores: a paper that trains its classifier "with binary cross-entropy").
     Config keys read: epochs, batch_size, oversample (default False), early_stopping_patience
     (on `monitor`, default none), precision ("float32" default, or "mixed_bfloat16": bf16
     compute with float32 weights, for an accelerator once a run shows accuracy unchanged).
@@ -87,23 +97,35 @@ class ReplicaRecipe:
     training_part: Callable | None = None
     inputs: Callable = lambda part, config: part.images
     monitor: str = "val_accuracy"  # or val_loss
+    loss: str = "sparse_categorical"  # or binary (LOSSES)
 
     def __post_init__(self):
         if self.monitor not in MODES:
             raise ValueError(f"monitor must be one of {sorted(MODES)}, got {self.monitor!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {list(LOSSES)}, got {self.loss!r}")
 
     def train_and_evaluate(self, fold, config, ctx):
         """One fold through Keras fit: the TensorFlow path (the runner seeds the fold first)."""
         fold = self.trained_fold(fold, config)
         with precision(config):
             model = self.build_model(fold, config)
-        model.compile(optimizer=self.build_optimizer(config), metrics=["accuracy"],
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=self.from_logits))
+        if self.loss == "binary":  # one-hot targets; accuracy is still the argmax's
+            n_classes = len(fold.train.class_names)
+            targets = lambda labels: keras.utils.to_categorical(labels, n_classes)
+            model.compile(optimizer=self.build_optimizer(config),
+                          metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+                          loss=keras.losses.BinaryCrossentropy(from_logits=self.from_logits))
+        else:
+            targets = lambda labels: labels
+            model.compile(optimizer=self.build_optimizer(config), metrics=["accuracy"],
+                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=self.from_logits))
         batch = config["batch_size"]
         augment = self.augment(config, fold.seed) if self.augment else None
-        train = make_pipeline(to_float(self.inputs(fold.train, config)), fold.train.labels, batch_size=batch, training=True,
-                              augment=augment, oversample=config.get("oversample", False), seed=fold.seed)
-        val = make_pipeline(to_float(self.inputs(fold.val, config)), fold.val.labels, batch_size=EVAL_BATCH)
+        train = make_pipeline(to_float(self.inputs(fold.train, config)), targets(fold.train.labels),
+                              batch_size=batch, training=True, augment=augment,
+                              oversample=config.get("oversample", False), seed=fold.seed)
+        val = make_pipeline(to_float(self.inputs(fold.val, config)), targets(fold.val.labels), batch_size=EVAL_BATCH)
         clock = TrainingClock(batch)
         callbacks = [clock, keras.callbacks.LearningRateScheduler(lambda epoch: self.learning_rate(config, epoch))]
         if config.get("early_stopping_patience"):
@@ -126,7 +148,9 @@ class ReplicaRecipe:
                  "train_loss": history["loss"][best], "val_loss": history["val_loss"][best], "selected_epoch": best + 1}
         if self.finish is not None:
             extra |= self.finish(model, fold, config, ctx)
-        y_prob = softmax(scores) if self.from_logits else np.asarray(scores, np.float32)
+        y_prob = np.asarray(scores, np.float32)
+        if self.from_logits:  # binary: each class's sigmoid (one-vs-rest scores, not summing to 1)
+            y_prob = softmax(scores) if self.loss == "sparse_categorical" else 1 / (1 + np.exp(-y_prob))
         return FoldResult(fold.test.labels, y_prob, history, extra, seconds, len(history["loss"]), images)
 
 
@@ -180,22 +204,60 @@ def replicas_per_step():
     return 1 if jax.default_backend() == "cpu" else None
 
 
+def train_stage(recipe, folds, config, work_root, figure_dir, smoke=False, *, stage):
+    """{fold.name: FoldResult} of one stage of a several-stage experiment (e.g. a backbone whose features a
+    second network reads), trained for every fold: on JAX as replicas (`train_replicas`), on TensorFlow fold
+    after fold through Keras fit. Each fold's stage works in work_root/<fold>/<stage>/ (checkpoint, the
+    recipe's `finish` outputs such as cached features, fold_result.pkl), so a killed run resumes there and a
+    finished stage is read back, not trained again.
+    """
+    if keras.backend.backend() == "jax":
+        return train_replicas(recipe, folds, config, work_root, figure_dir, smoke, stage=stage)
+    results = {}
+    for fold in folds:
+        work_dir = Path(work_root) / fold.name / stage
+        results[fold.name] = _stored_result(work_dir)
+        if results[fold.name] is None:
+            work_dir.mkdir(parents=True, exist_ok=True)
+            keras.backend.clear_session()
+            set_seed(fold.seed)
+            with distribution_scope():
+                results[fold.name] = recipe.train_and_evaluate(fold, config, RunContext(work_dir, Path(figure_dir),
+                                                                                        smoke))
+            _store_result(work_dir, results[fold.name])
+    return results
+
+
+def _stored_result(work_dir):
+    """The FoldResult stored in work_dir (said on stderr), or None."""
+    stored = Path(work_dir) / "fold_result.pkl"
+    if not stored.exists():
+        return None
+    print(f"engine: {work_dir} was trained before: its result is read from {stored.name}", file=sys.stderr)
+    return pickle.loads(stored.read_bytes())
+
+
+def _store_result(work_dir, result):
+    temporary = Path(work_dir) / "fold_result.tmp"  # written aside, then renamed: a kill never leaves half of it
+    temporary.write_bytes(pickle.dumps(result))
+    os.replace(temporary, temporary.with_suffix(".pkl"))
+
+
 def train_replicas(recipe, folds, config, work_root, figure_dir, smoke=False, *, group_size=None,
-                   checkpoint_every=5):
+                   checkpoint_every=5, stage=None):
     """{fold.name: FoldResult} of every fold, trained as replicas on JAX.
 
-    A fold whose result is already stored under work_root/<fold>/fold_result.pkl is
-    read back; the others are built, grouped (same model function, at most
+    A fold whose result is already stored under work_root/<fold>[/<stage>]/fold_result.pkl
+    is read back; the others are built, grouped (same model function, at most
     `group_size` replicas per step, default `replicas_per_step()`) and trained.
-    Each group checkpoints under work_root/engine-<hash of its folds>/.
+    Each group checkpoints under work_root/engine-[<stage>-]<hash of its folds>/.
     """
     work_root = Path(work_root)
+    fold_dir = lambda name: work_root / name / stage if stage else work_root / name
     results, replicas = {}, []
     for fold in folds:
-        stored = work_root / fold.name / "fold_result.pkl"
-        if stored.exists():
-            results[fold.name] = pickle.loads(stored.read_bytes())
-        else:
+        results[fold.name] = _stored_result(fold_dir(fold.name))
+        if results[fold.name] is None:
             replicas.append(Replica.build(recipe, fold, config))
     size = group_size or replicas_per_step() or len(replicas)
     groups = {}
@@ -206,14 +268,14 @@ def train_replicas(recipe, folds, config, work_root, figure_dir, smoke=False, *,
             group = same_model[start:start + size]
             names = [r.fold.name for r in group]
             engine = Engine(recipe, group, config)
-            state = engine.train(work_root / f"engine-{config_hash(names)}", checkpoint_every)
+            state = engine.train(work_root / f"engine-{stage + '-' if stage else ''}{config_hash(names)}",
+                                 checkpoint_every)
             test_scores, _, _ = engine.evaluate(state["best"], "test")  # each replica's best epoch
             for i, replica in enumerate(group):
-                ctx = RunContext(work_root / replica.fold.name, Path(figure_dir), smoke)
+                ctx = RunContext(fold_dir(replica.fold.name), Path(figure_dir), smoke)
                 ctx.work_dir.mkdir(parents=True, exist_ok=True)
-                result = engine.fold_result(state, i, test_scores, ctx)
-                (ctx.work_dir / "fold_result.pkl").write_bytes(pickle.dumps(result))
-                results[replica.fold.name] = result
+                results[replica.fold.name] = engine.fold_result(state, i, test_scores, ctx)
+                _store_result(ctx.work_dir, results[replica.fold.name])
     return {fold.name: results[fold.name] for fold in folds}
 
 
@@ -229,7 +291,8 @@ class Replica:
     @classmethod
     def build(cls, recipe, fold, config):
         fold = recipe.trained_fold(fold, config)
-        keras.utils.set_random_seed(fold.seed)
+        keras.backend.clear_session(free_memory=False)  # Keras' layer-name counters restart: every replica's
+        keras.utils.set_random_seed(fold.seed)          # model gets the same names, so equal models group
         with precision(config):
             model = recipe.build_model(fold, config)
         augment = recipe.augment(config, fold.seed) if recipe.augment else None
@@ -326,7 +389,8 @@ class Engine:
         self.train_index = jax.device_put(train_index, self.split)
         self.train_labels = jax.device_put(train_labels, self.split)
 
-        model, augment, optimizer, from_logits = self.model, self.augment, self.optimizer, recipe.from_logits
+        model, augment, optimizer = self.model, self.augment, self.optimizer
+        from_logits, loss_kind = recipe.from_logits, recipe.loss
         rate_slot = self.rate_slot
 
         def images_at(pool, index):
@@ -342,7 +406,7 @@ class Engine:
             def loss_of(trainable):
                 scores, new_non_trainable, penalties = model.stateless_call(
                     trainable, non_trainable, images, training=True, return_losses=True)
-                loss = cross_entropy(labels, scores, from_logits)
+                loss = cross_entropy(labels, scores, from_logits, loss_kind)
                 correct = jnp.mean(jnp.argmax(scores, -1) == labels)
                 return loss + sum(penalties), (new_non_trainable, correct)
 
@@ -475,7 +539,7 @@ class Engine:
         scores = np.asarray(self.scores(variables[0], variables[1], jax.device_put(index, self.split), self.pool))
         scores = scores.reshape(self.n, -1, scores.shape[-1])
         per_replica = [s[m] for s, m in zip(scores, mask)]
-        losses = [float(np.mean(cross_entropy_np(y, s, self.recipe.from_logits)))
+        losses = [float(np.mean(cross_entropy_np(y, s, self.recipe.from_logits, self.recipe.loss)))
                   for y, s in zip(self.labels[part], per_replica)]
         accuracy = [float(np.mean(np.argmax(s, -1) == y)) for y, s in zip(self.labels[part], per_replica)]
         return per_replica, np.array(losses), np.array(accuracy)
@@ -560,26 +624,40 @@ def over_replicas(function, n, in_axes):
     return single
 
 
-def cross_entropy(labels, scores, from_logits):
-    """Mean sparse categorical cross-entropy, as Keras computes it (probabilities renormalised and clipped)."""
+def cross_entropy(labels, scores, from_logits, loss="sparse_categorical"):
+    """Mean cross-entropy (LOSSES), as Keras computes it (probabilities clipped; softmax ones renormalised)."""
     import jax
     import jax.numpy as jnp
     scores = scores.astype(jnp.float32)
+    eps = keras.config.epsilon()
+    if loss == "binary":
+        onehot = jax.nn.one_hot(labels, scores.shape[-1])
+        if from_logits:
+            return -jnp.mean(onehot * jax.nn.log_sigmoid(scores) + (1 - onehot) * jax.nn.log_sigmoid(-scores))
+        p = jnp.clip(scores, eps, 1 - eps)
+        return -jnp.mean(onehot * jnp.log(p) + (1 - onehot) * jnp.log(1 - p))
     if from_logits:
         log_p = jax.nn.log_softmax(scores, axis=-1)
     else:
-        eps = keras.config.epsilon()
         log_p = jnp.log(jnp.clip(scores / jnp.sum(scores, -1, keepdims=True), eps, 1 - eps))
     return -jnp.mean(jnp.take_along_axis(log_p, labels[:, None].astype(jnp.int32), axis=-1))
 
 
-def cross_entropy_np(labels, scores, from_logits):
+def cross_entropy_np(labels, scores, from_logits, loss="sparse_categorical"):
     """Per-item cross-entropy on the host (validation loss)."""
     scores = np.asarray(scores, np.float64)
+    eps = keras.config.epsilon()
+    if loss == "binary":
+        onehot = np.eye(scores.shape[-1])[np.asarray(labels)]
+        if from_logits:  # log sigmoid(x) = -log(1 + e^-x), computed without overflow
+            log_p, log_not_p = -np.logaddexp(0, -scores), -np.logaddexp(0, scores)
+        else:
+            p = np.clip(scores, eps, 1 - eps)
+            log_p, log_not_p = np.log(p), np.log(1 - p)
+        return -np.mean(onehot * log_p + (1 - onehot) * log_not_p, axis=-1)
     if from_logits:
         log_p = scores - scores.max(-1, keepdims=True)
         log_p = log_p - np.log(np.exp(log_p).sum(-1, keepdims=True))
     else:
-        eps = keras.config.epsilon()
         log_p = np.log(np.clip(scores / scores.sum(-1, keepdims=True), eps, 1 - eps))
     return -np.take_along_axis(log_p, np.asarray(labels)[:, None], axis=-1)[:, 0]

@@ -75,6 +75,10 @@ class Experiment:
     # against this experiment's own config.
     paper_recipe: dict = dataclasses.field(default_factory=dict)
     replica_recipe: object | None = None  # common.engine.ReplicaRecipe: on JAX all folds train as replicas together
+    # train_stages(folds, config, work_root, run_dir, smoke): the stages before train_and_evaluate's (e.g. backbones
+    # whose features it reads), trained for all folds at once (common.engine.train_stage: replicas on JAX) into
+    # work_root/<fold>/<stage>/, where train_and_evaluate finds them in ctx.work_dir / <stage>.
+    train_stages: Callable | None = None
 
     def resolved_config(self, smoke=False, overrides=None):
         return deep_merge(deep_merge(self.config, self.smoke_config if smoke else {}), overrides or {})

@@ -75,6 +75,8 @@ def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=
                                       "data": data_identity(ds), "code": code_version(), "results": str(out_root)},
                                      default=str))  # as run.json stores it
     work_root, run_dir = _work_and_run_folders(identity, out_root / exp.paper / exp.name, key)
+    if exp.train_stages is not None:  # earlier stages of every fold (e.g. backbones), before the per-fold loop
+        exp.train_stages(folds, config, work_root, run_dir, smoke)
     if use_engine(exp):  # JAX: every fold a replica of one compiled step (common/engine.py)
         results = train_replicas(exp.replica_recipe, folds, config, work_root, run_dir, smoke)
     else:

@@ -1,5 +1,6 @@
 """acgrnn: the attention-gated convolution, the face stage on real faces, the audit of the printed
-numbers, the full-size networks, and the whole pipeline on synthetic data."""
+numbers, the full-size networks, the backbone stage's feature cache, and the whole pipeline on
+synthetic data."""
 import json
 import lzma
 from pathlib import Path
@@ -10,10 +11,13 @@ import numpy as np
 import pytest
 
 from common.claims import load_claims
+from common.experiment import deep_merge
 from common.faces import align_eyes, detect_mtcnn
 from common.layers import AttentionGatedConv1D
 from conftest import real_data
+from datasets import fer2013, synthetic
 from datasets.base import Dataset, Provenance
+from papers.acgrnn import experiments
 from papers.acgrnn.audit import audit_findings
 from papers.acgrnn.face_stage import face_stage
 from papers.acgrnn.model import build_acgrnn, build_backbone
@@ -103,6 +107,28 @@ def test_audit_recomputes_table_1_from_fig_7():
     accuracy = findings[as_printed, "table1_test_accuracy"]
     assert not accuracy.consistent and accuracy.implied == "0.9444"  # 2666 / 2823, not 0.9643
     assert not findings["F-score between precision and sensitivity", "table2_ds3dcnn_macro_f1"].consistent
+
+
+def test_a_folds_backbone_trains_once_and_a_rerun_reads_its_cached_features(tmp_path, capsys, monkeypatch):
+    from common.protocols import make_folds
+    monkeypatch.setattr(experiments, "STREAMS", ("inception",))  # one backbone of one fold keeps the test fast
+    images, labels, _ = synthetic.face_images(56, fer2013.CLASS_NAMES, size=24)
+    ds = Dataset("fer2013", images, labels, fer2013.CLASS_NAMES, Provenance("synthetic"))
+    [fold, _] = make_folds(ds, {"kind": "stratified_kfold", "k": 2, "val_fraction": 0.25}, seed=0)
+    config = deep_merge(experiments.CONFIG, deep_merge(experiments.SMOKE, {"backbones": {
+        "epochs": 1, "width": 4, "inception": {"input_size": 24}}}))
+    experiments.train_backbones([fold], config, tmp_path, tmp_path, smoke=True)
+    assert capsys.readouterr().err.count(f"features of {fold.name} extracted") == 1
+    cached = tmp_path / fold.name / "inception" / "features.npz"
+    written = cached.stat().st_mtime_ns
+
+    experiments.train_backbones([fold], config, tmp_path, tmp_path, smoke=True)  # the rerun: nothing trains again
+    rerun = capsys.readouterr().err
+    assert "extracted" not in rerun and f"{cached.parent} was trained before" in rerun
+    assert cached.stat().st_mtime_ns == written
+    features, result = experiments.backbone_features(cached.parent)
+    assert [len(features[part]) for part in experiments.PARTS] == [len(fold.train), len(fold.val), len(fold.test)]
+    assert result.y_prob.shape == (len(fold.test), 7) and len(result.history["val_accuracy"]) == 1
 
 
 def test_smoke_pipeline_beats_chance_widely_and_reports_the_face_stage(smoke_run):

@@ -3,8 +3,9 @@
 The JAX parts run in a subprocess with KERAS_BACKEND=jax (this process uses TensorFlow):
 R replicas trained together must match the same R seeds trained one at a time (also for
 a recurrent model on two-view clips that reads one view through the recipe's `inputs`), a run
-killed after a checkpoint must resume to the uninterrupted result, and the replica
-axis sharded over two (virtual CPU) devices must give the same result as one device.
+killed after a checkpoint must resume to the uninterrupted result, the replica
+axis sharded over two (virtual CPU) devices must give the same result as one device,
+and the binary loss must be Keras' binary cross-entropy.
 """
 import dataclasses
 import json
@@ -80,6 +81,17 @@ def tiny_clip_folds():
     return [dataclasses.replace(f, train=as_clips(f.train), val=as_clips(f.val), test=as_clips(f.test)) for f in tiny_folds()]
 
 
+def tiny_binary_recipe():
+    """The tiny recipe with sigmoid outputs trained by binary cross-entropy."""
+    import keras
+    recipe = tiny_recipe()
+
+    def build_model(fold, config):
+        logits = recipe.build_model(fold, config)
+        return keras.Model(logits.input, keras.layers.Activation("sigmoid")(logits.output))
+    return dataclasses.replace(recipe, build_model=build_model, from_logits=False, loss="binary")
+
+
 def tiny_folds():
     """3 folds of unequal sizes (stratified 3-fold of 100 images, 3 unbalanced classes)."""
     from common.protocols import make_folds
@@ -112,12 +124,36 @@ def train_group(folds, folder, group_size, config=CONFIG, checkpoint_every=5, re
     return out
 
 
-def jax_together_and_one_at_a_time(tmp):
+def jax_replica_runs(tmp):
+    """What two tests read, from one subprocess: the folds (and two-view clips) trained together and alone, and a binary-loss run."""
     folds, clip_folds, clip_config = tiny_folds(), tiny_clip_folds()[:2], {**CONFIG, "epochs": 2}
     return {"together": train_group(folds, f"{tmp}/together", 3), "alone": train_group(folds, f"{tmp}/alone", 1),
             "clips_together": train_group(clip_folds, f"{tmp}/clips_together", 2, clip_config,
                                           recipe=tiny_clip_recipe()),
-            "clips_alone": train_group(clip_folds, f"{tmp}/clips_alone", 1, clip_config, recipe=tiny_clip_recipe())}
+            "clips_alone": train_group(clip_folds, f"{tmp}/clips_alone", 1, clip_config, recipe=tiny_clip_recipe()),
+            "binary": jax_binary_loss(f"{tmp}/binary")}
+
+
+def jax_binary_loss(tmp):
+    """The step's loss on random scores, and one fold's validation loss, beside Keras' BinaryCrossentropy."""
+    import keras
+
+    from common.engine import Engine, Replica, cross_entropy
+    rng = np.random.default_rng(0)
+    labels, logits = rng.integers(0, 3, 8), rng.normal(size=(8, 3)).astype(np.float32)
+    onehot = keras.utils.to_categorical(labels, 3)
+    step, by_keras = {}, {}
+    for from_logits, scores in ((True, logits), (False, 1 / (1 + np.exp(-logits)))):
+        step[str(from_logits)] = float(cross_entropy(labels, scores, from_logits, "binary"))
+        by_keras[str(from_logits)] = float(keras.losses.BinaryCrossentropy(from_logits=from_logits)(onehot, scores))
+    fold = tiny_folds()[0]
+    engine = Engine(tiny_binary_recipe(), [Replica.build(tiny_binary_recipe(), fold, CONFIG)], CONFIG)
+    state = engine.train(Path(tmp))
+    scores, val_loss, _ = engine.evaluate(state["best"], "val")
+    return {"step": step, "keras": by_keras, "val_loss": float(val_loss[0]),
+            "keras_val_loss": float(keras.losses.BinaryCrossentropy()(keras.utils.to_categorical(fold.val.labels, 3),
+                                                                      scores[0])),
+            "score_sums": scores[0].sum(axis=1).tolist(), "loss": state["history"]["loss"][:, 0].tolist()}
 
 
 def jax_killed_and_resumed(tmp):
@@ -166,14 +202,28 @@ def assert_same_training(a, b, rtol, atol):
 
 # ---- the tests --------------------------------------------------------------------------------
 
-def test_replicas_trained_together_match_the_same_seeds_trained_one_at_a_time(tmp_path):
-    runs = run_jax("jax_together_and_one_at_a_time", tmp_path)
+@pytest.fixture(scope="module")
+def replica_runs(tmp_path_factory):
+    return run_jax("jax_replica_runs", tmp_path_factory.mktemp("replica_runs"))
+
+
+def test_replicas_trained_together_match_the_same_seeds_trained_one_at_a_time(replica_runs):
+    runs = replica_runs
     for together, alone in zip(runs["together"] + runs["clips_together"], runs["alone"] + runs["clips_alone"]):
         assert_same_training(together, alone, rtol=1e-4, atol=1e-5)
     assert len(runs["clips_together"]) == 2
     # the replicas really differ: own seeds, own folds
     assert runs["together"][0]["test_scores"][0] != runs["together"][1]["test_scores"][0]
     assert runs["together"][0]["history"]["learning_rate"] == [0.01, 0.01, 0.005]
+
+
+def test_the_binary_loss_on_the_engine_is_keras_binary_cross_entropy(replica_runs):
+    run = replica_runs["binary"]
+    for from_logits in ("True", "False"):
+        np.testing.assert_allclose(run["step"][from_logits], run["keras"][from_logits], rtol=1e-5)
+    np.testing.assert_allclose(run["val_loss"], run["keras_val_loss"], rtol=1e-5)
+    assert not np.allclose(run["score_sums"], 1)  # sigmoid scores: one per class, not a distribution
+    assert run["loss"][-1] < run["loss"][0]  # it learns
 
 
 def test_a_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result(tmp_path):
@@ -190,6 +240,12 @@ def test_the_replica_axis_sharded_over_two_devices_gives_the_one_device_result(t
     assert (one["devices"], two["devices"]) == (1, 2)
     for a, b in zip(one["together"], two["together"]):  # 3 replicas padded to 4, split 2 + 2
         assert_same_training(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_replicas_built_one_after_another_have_the_same_signature_so_they_group():
+    from common.engine import Replica
+    first, second = (Replica.build(tiny_recipe(), fold, CONFIG) for fold in tiny_folds()[:2])
+    assert first.signature == second.signature  # Keras' auto-generated layer names would differ otherwise
 
 
 def test_the_tensorflow_path_trains_the_recipe_through_keras_fit(tmp_path):

@@ -8,13 +8,23 @@ then the ACGRNN is trained on the fused features (RMSProp) and predicts the test
 Table 1's training column is the same metrics on the fold's own training images.
 Extra fold metrics: each backbone's own test accuracy (what fusion adds), the face
 stage's counts on the test part, and the training-column metrics.
+
+How it runs: each backbone is a ReplicaRecipe, trained for every fold before the
+ACGRNN stage (the runner's `train_stages` hook, common.engine.train_stage): on JAX the
+folds of one backbone train together as replicas of one compiled step (the GPU
+path), on TensorFlow fold after fold through Keras fit. The ACGRNN, a small network
+on feature vectors, trains per fold through Keras fit on both backends.
 """
 from __future__ import annotations
+
+import pickle
+import sys
 
 import keras
 import numpy as np
 
 from common import plots
+from common.engine import ReplicaRecipe, train_stage
 from common.experiment import Experiment, FoldResult
 from common.metrics import classification_metrics
 from common.pipeline import make_pipeline, to_float
@@ -25,6 +35,7 @@ from papers.acgrnn.model import build_acgrnn, build_backbone
 
 PAPER = "acgrnn"
 STREAMS = ("efficientnet", "inception")
+PARTS = ("train", "val", "test")
 
 CONFIG = {
     "protocol": {"kind": "stratified_kfold", "k": 10, "val_fraction": 0.1},
@@ -64,43 +75,77 @@ SMOKE = {"protocol": {"k": 2}, "synthetic": {"n_train": 420, "n_public": 70, "n_
          "epochs": 20, "early_stopping_patience": 5, "batch_size": 32}
 
 
+# ---- Face identification (MTCNN), alignment and the 68-landmark geometry ----------------------------------
+
 def prepare(ds, config):
     """The stratified cut (CPU configuration only), then MTCNN, alignment and the 68-point geometry."""
     ds = stratified_subsample(ds, config["max_train_images"], config["seed"])
     return face_stage(ds, config["face"])
 
 
-def backbone_features(kind, faces, onehot, config, work_dir, seed):
-    """Train one backbone on the fold's training part; its pooled features for every part, cached.
+# ---- Feature extraction: each backbone trained on the task first, its pooled features cached per fold ----
 
-    Returns ({part: features}, {"val_accuracy", "test_accuracy", "epochs", "seconds"}).
-    """
-    cached = work_dir / "features.npz"
-    if cached.exists():
-        stored = dict(np.load(cached))
-        return {part: stored[part] for part in faces}, {k: float(stored[k]) for k in
-                                                        ("val_accuracy", "test_accuracy", "epochs", "seconds")}
+def backbone_config(config, kind):
+    """One backbone's training, in the keys a ReplicaRecipe reads (epochs, batch_size, learning_rate, ...)."""
     options = config["backbones"]
-    model = build_backbone(kind, onehot["train"].shape[1], architecture=options["architecture"],
-                           input_size=options[kind]["input_size"], face_size=faces["train"].shape[1],
-                           output=options["output"], weights=options["weights"][kind], width=options["width"])
-    loss = "binary_crossentropy" if options["output"] == "sigmoid" else "categorical_crossentropy"
-    model.compile(optimizer=keras.optimizers.Adam(options["learning_rate"]), loss=loss,
-                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
-    batch = options[kind]["batch_size"]
-    stop = keras.callbacks.EarlyStopping("val_accuracy", patience=options["early_stopping_patience"], mode="max")
-    history, seconds = fit(model, make_pipeline(faces["train"], onehot["train"], batch_size=batch, training=True,
-                                                seed=seed),
-                           make_pipeline(faces["val"], onehot["val"], batch_size=batch), epochs=options["epochs"],
-                           work_dir=work_dir, monitor="val_accuracy", callbacks=[stop], verbose=2)
-    extractor = keras.Model(model.input, model.get_layer("features").output)
-    features = {part: predict(extractor, make_pipeline(x, batch_size=64)) for part, x in faces.items()}
-    test_scores = predict(model, make_pipeline(faces["test"], batch_size=64))
-    summary = {"val_accuracy": max(history["val_accuracy"]), "epochs": len(history["loss"]), "seconds": seconds,
-               "test_accuracy": float((test_scores.argmax(1) == onehot["test"].argmax(1)).mean())}
-    np.savez(cached, **features, **summary)
-    return features, summary
+    return {"architecture": options["architecture"], "input_size": options[kind]["input_size"],
+            "weights": options["weights"][kind], "width": options["width"], "output": options["output"],
+            "batch_size": options[kind]["batch_size"], "learning_rate": options["learning_rate"],
+            "epochs": options["epochs"], "early_stopping_patience": options["early_stopping_patience"]}
 
+
+def backbone_recipe(kind, output):
+    """EfficientNet-B3 or Inception-ResNet-V2 as a classifier of the fold's faces: Adam at a constant rate, best
+    epoch and early stopping on validation accuracy; a sigmoid output with binary cross-entropy as printed, or
+    softmax with (sparse) categorical cross-entropy. Its `finish` extracts the fold's features."""
+    def build_model(fold, config):
+        return build_backbone(kind, len(fold.train.class_names), architecture=config["architecture"],
+                              input_size=config["input_size"], face_size=fold.train.images.shape[1],
+                              output=config["output"], weights=config["weights"], width=config["width"])
+    return ReplicaRecipe(build_model=build_model, build_optimizer=adam, learning_rate=constant_rate,
+                         from_logits=False, loss="binary" if output == "sigmoid" else "sparse_categorical",
+                         finish=cache_features)
+
+
+def adam(config):
+    return keras.optimizers.Adam(config["learning_rate"])
+
+
+def constant_rate(config, epoch):
+    return config["learning_rate"]
+
+
+def cache_features(model, fold, config, ctx):
+    """z_k: the trained (best-epoch) backbone's pooled last feature map of the fold's training, validation
+    and test faces, extracted once and saved in the backbone's work folder (features.npz)."""
+    extractor = keras.Model(model.input, model.get_layer("features").output)
+    features = {part: predict(extractor, make_pipeline(to_float(getattr(fold, part).images), batch_size=256))
+                for part in PARTS}
+    np.savez(ctx.work_dir / "features.npz", **features)
+    print(f"acgrnn: {model.name} features of {fold.name} extracted into {ctx.work_dir / 'features.npz'}",
+          file=sys.stderr)
+    return {}
+
+
+def train_backbones(folds, config, work_root, run_dir, smoke):
+    """Both backbones of every fold (the runner's train_stages hook): on JAX each backbone's folds train as
+    replicas of one compiled step, on TensorFlow fold after fold through Keras fit. A fold's backbone trained
+    before (its fold_result.pkl and features.npz in work_root/<fold>/<backbone>/) is not trained again."""
+    for kind in STREAMS:
+        train_stage(backbone_recipe(kind, config["backbones"]["output"]), folds, backbone_config(config, kind),
+                    work_root, run_dir, smoke, stage=kind)
+
+
+def backbone_features(work_dir):
+    """({part: features}, the backbone's FoldResult) of one fold's trained backbone."""
+    if not (work_dir / "fold_result.pkl").exists():
+        raise FileNotFoundError(f"{work_dir}: no trained backbone; run the experiment through common.runner, whose "
+                                "train_stages hook (train_backbones) trains the backbones of every fold first")
+    with np.load(work_dir / "features.npz") as stored:
+        return {part: stored[part] for part in PARTS}, pickle.loads((work_dir / "fold_result.pkl").read_bytes())
+
+
+# ---- Fusion and the ACGRNN (RMSProp) ----------------------------------------------------------------------
 
 def standardised(streams):
     """Each stream scaled by the training part's mean and std (features of a scratch-trained net vary widely)."""
@@ -112,16 +157,17 @@ def standardised(streams):
 
 
 def train_and_evaluate(fold, config, ctx):
-    parts = {"train": fold.train, "val": fold.val, "test": fold.test}
+    """The ACGRNN on the fused features of the fold's two backbones (trained by `train_backbones`) and its
+    68-landmark geometry; Keras fit per fold on both backends (a small network on feature vectors)."""
+    parts = {name: getattr(fold, name) for name in PARTS}
     n_classes = len(fold.train.class_names)
-    faces = {name: to_float(part.images) for name, part in parts.items()}
     onehot = {name: keras.utils.to_categorical(part.labels, n_classes) for name, part in parts.items()}
     streams, extra, seconds, images_seen = {}, {}, 0.0, 0
     for kind in STREAMS:
-        streams[kind], summary = backbone_features(kind, faces, onehot, config, ctx.work_dir / kind, fold.seed)
-        extra[f"{kind}_test_accuracy"] = summary["test_accuracy"]
-        seconds += summary["seconds"]
-        images_seen += int(summary["epochs"]) * len(fold.train)
+        streams[kind], backbone = backbone_features(ctx.work_dir / kind)
+        extra[f"{kind}_test_accuracy"] = float(np.mean(backbone.y_prob.argmax(1) == backbone.y_true))
+        seconds += backbone.train_seconds
+        images_seen += backbone.train_images
     if config["geometry"]:
         streams["geometry"] = {name: part.geometry for name, part in parts.items()}
     streams = standardised(streams)
@@ -187,7 +233,7 @@ DEVIATIONS = [
 
 
 def experiment(name, title, config, paper_recipe, smoke=SMOKE, deviations=()):
-    return Experiment(PAPER, name, title, "fer2013", config, train_and_evaluate,
+    return Experiment(PAPER, name, title, "fer2013", config, train_and_evaluate, train_stages=train_backbones,
                       prepare=prepare, smoke_config=smoke, deviations=DEVIATIONS + list(deviations),
                       paper_recipe=paper_recipe)
 
