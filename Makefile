@@ -28,8 +28,10 @@ $(INSTALLED): setup.cfg pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $@
 
+# Tests run in parallel processes (pytest-xdist, one per core, at most 4); each synthetic smoke run is
+# trained once per session and shared between them (tests/conftest.py).
 test: lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --maxprocesses 4 --dist worksteal
 
 lint: install
 	$(PY) -m ruff check .

@@ -269,11 +269,14 @@ def test_the_tensorflow_path_trains_the_recipe_through_keras_fit(tmp_path):
 
 
 def jax_runner_smoke(tmp):
-    """sdl_stn's FER2013 experiment on synthetic data through the runner: 2 repeats, 2 epochs, on the engine."""
+    """sdl_stn's FER2013 experiment on a small synthetic FER2013 through the runner: 2 repeats, 2 epochs, on the
+    engine (2 replicas in one step run slowly on a CPU: this checks the wiring, not what is learned)."""
     import papers
     from common.runner import run_experiment
     exp = papers.experiments("sdl_stn")["fer2013"]
-    run_dir = run_experiment(exp, smoke=True, out_root=tmp, overrides={"epochs": 2, "protocol": {"repeats": 2}})
+    run_dir = run_experiment(exp, smoke=True, out_root=tmp, overrides={"epochs": 2, "protocol": {"repeats": 2},
+                                                                "synthetic": {"n_train": 140, "n_public": 35,
+                                                                              "n_private": 35}})
     return {"metrics": json.loads((run_dir / "metrics.json").read_text()),
             "figures": sorted(p.name for p in run_dir.glob("*.png"))}
 

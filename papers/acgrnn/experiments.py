@@ -70,9 +70,9 @@ OFFICIAL = {"kind": "official", "train": "Training", "val": "PublicTest", "test"
 # CI: tiny stand-in backbones on the 48x48 faces, a few epochs, 2 folds of synthetic FER2013.
 SMOKE = {"protocol": {"k": 2}, "synthetic": {"n_train": 420, "n_public": 70, "n_private": 70},
          "backbones": {"architecture": "small", "width": 8, "efficientnet": {"input_size": 48},
-                       "inception": {"input_size": 48}, "epochs": 5, "learning_rate": 3e-3},
+                       "inception": {"input_size": 48}, "epochs": 3, "learning_rate": 3e-3},
          "model": {"projection": 64, "position_size": 8, "filters": 16, "gru_units": 16},
-         "epochs": 20, "early_stopping_patience": 5, "batch_size": 32}
+         "epochs": 10, "early_stopping_patience": 5, "batch_size": 32}
 
 
 # ---- Face identification (MTCNN), alignment and the 68-landmark geometry ----------------------------------

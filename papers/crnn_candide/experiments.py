@@ -181,7 +181,7 @@ DEVIATIONS = [
 def _experiment(name, title, protocol, candide_stream, baseline_epochs=0):
     config = {**CONFIG, "protocol": protocol, "candide": candide_stream, "baseline_epochs": baseline_epochs}
     return Experiment(PAPER, name, title, "ckplus", config, train_and_evaluate,
-                      prepare=clips.prepare, smoke_config={**SMOKE, "baseline_epochs": min(baseline_epochs, 8)},
+                      prepare=clips.prepare, smoke_config={**SMOKE, "baseline_epochs": min(baseline_epochs, 4)},
                       deviations=DEVIATIONS,
                       paper_recipe={"protocol": PAPER_PROTOCOL["kind"]})
 
