@@ -31,12 +31,16 @@ def smoke_run(tmp_path_factory):
     Each experiment's smoke run happens once per test session, however many tests read
     it (the registry loop and the paper's own tests) and however many pytest-xdist
     workers share the session: the first to ask trains under a file lock in a folder
-    all workers see; the others wait for it and read its run folder.
+    all workers see; the others wait for it and read its run folder. Two experiments
+    whose smoke runs are the same computation (same dataset, training function and
+    resolved smoke config: sdl_stn's fer2013_lr1e-3 differs from fer2013 only in the
+    learning rate, which its smoke config sets) share one run.
     """
     import fcntl
     import json
 
     import papers
+    from common.experiment import config_hash
     from common.runner import run_experiment
 
     shared = tmp_path_factory.getbasetemp()
@@ -46,11 +50,14 @@ def smoke_run(tmp_path_factory):
     out_root.mkdir(exist_ok=True)
 
     def run(paper, experiment):
-        done = out_root / f"{paper}-{experiment}.json"
-        with open(out_root / f"{paper}-{experiment}.lock", "w") as lock:
+        exp = papers.experiments(paper)[experiment]
+        key = config_hash({"paper": paper, "dataset": exp.dataset, "config": exp.resolved_config(smoke=True),
+                           "training": exp.train_and_evaluate.__qualname__})
+        done = out_root / f"{paper}-{key}.json"
+        with open(out_root / f"{paper}-{key}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not done.exists():
-                run_dir = run_experiment(papers.experiments(paper)[experiment], smoke=True, out_root=out_root)
+                run_dir = run_experiment(exp, smoke=True, out_root=out_root)
                 done.write_text(json.dumps(str(run_dir)))
         return Path(json.loads(done.read_text()))
     return run

@@ -52,7 +52,7 @@ CONFIG = {
 SMOKE = {
     "protocol": {"k": 2},
     "epochs": 12,
-    "batch_size": 4,
+    "batch_size": 8,
     "learning_rate": 3e-3,
     "model": {"filters": [16, 32, 32, 64], "lstm_units": [32, 16], "dense_units": 32, "dropout": 0.1, "cnn_dropout": 0.0},
     "face_model": {"upscale": 2, "shape_units": 4, "animation_units": 8},
