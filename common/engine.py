@@ -48,7 +48,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import pickle
 import sys
 import time
 from pathlib import Path
@@ -57,7 +56,7 @@ from typing import Callable
 import keras
 import numpy as np
 
-from common.experiment import FoldResult, RunContext, config_hash
+from common.experiment import FOLD_RESULT, FoldResult, RunContext, config_hash, store_fold_result, stored_fold_result
 from common.pipeline import make_pipeline, oversample_indices, to_float
 from common.training import distribution_scope, fit, predict, set_seed
 
@@ -224,23 +223,16 @@ def train_stage(recipe, folds, config, work_root, figure_dir, smoke=False, *, st
             with distribution_scope():
                 results[fold.name] = recipe.train_and_evaluate(fold, config, RunContext(work_dir, Path(figure_dir),
                                                                                         smoke))
-            _store_result(work_dir, results[fold.name])
+            store_fold_result(work_dir, results[fold.name])
     return results
 
 
 def _stored_result(work_dir):
-    """The FoldResult stored in work_dir (said on stderr), or None."""
-    stored = Path(work_dir) / "fold_result.pkl"
-    if not stored.exists():
-        return None
-    print(f"engine: {work_dir} was trained before: its result is read from {stored.name}", file=sys.stderr)
-    return pickle.loads(stored.read_bytes())
-
-
-def _store_result(work_dir, result):
-    temporary = Path(work_dir) / "fold_result.tmp"  # written aside, then renamed: a kill never leaves half of it
-    temporary.write_bytes(pickle.dumps(result))
-    os.replace(temporary, temporary.with_suffix(".pkl"))
+    """The FoldResult stored in work_dir (said on stderr: a rerun reads it, not trains again), or None."""
+    result = stored_fold_result(work_dir)
+    if result is not None:
+        print(f"engine: {work_dir} was trained before: its result is read from {FOLD_RESULT}", file=sys.stderr)
+    return result
 
 
 def train_replicas(recipe, folds, config, work_root, figure_dir, smoke=False, *, group_size=None,
@@ -275,7 +267,7 @@ def train_replicas(recipe, folds, config, work_root, figure_dir, smoke=False, *,
                 ctx = RunContext(fold_dir(replica.fold.name), Path(figure_dir), smoke)
                 ctx.work_dir.mkdir(parents=True, exist_ok=True)
                 results[replica.fold.name] = engine.fold_result(state, i, test_scores, ctx)
-                _store_result(ctx.work_dir, results[replica.fold.name])
+                store_fold_result(ctx.work_dir, results[replica.fold.name])
     return {fold.name: results[fold.name] for fold in folds}
 
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
+import pickle
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -56,6 +59,30 @@ class FoldResult:
     train_y_true: np.ndarray | None = None  # for the train confusion matrix, where a paper prints one
     train_y_prob: np.ndarray | None = None
     resumed_from_epoch: int | None = None  # the epoch (from 1) training restarted at after a kill; None if never
+
+
+FOLD_RESULT = "fold_result.pkl"  # a finished fold's (or stage's) FoldResult in its work folder
+
+
+def stored_fold_result(work_dir):
+    """The FoldResult stored in work_dir, or None when there is none or it is damaged (said on stderr: the
+    fold is then evaluated again from its training checkpoint)."""
+    stored = Path(work_dir) / FOLD_RESULT
+    if not stored.exists():
+        return None
+    try:
+        return pickle.loads(stored.read_bytes())
+    except (pickle.UnpicklingError, EOFError, ValueError) as error:
+        print(f"WARNING: damaged fold result {stored} ({error}); evaluating it again from its training checkpoint.",
+              file=sys.stderr)
+        return None
+
+
+def store_fold_result(work_dir, result):
+    """Write the FoldResult aside, then rename it: a kill never leaves half of it."""
+    temporary = Path(work_dir) / (FOLD_RESULT + ".tmp")
+    temporary.write_bytes(pickle.dumps(result))
+    os.replace(temporary, Path(work_dir) / FOLD_RESULT)
 
 
 @dataclasses.dataclass

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import shutil
 import sys
 import tempfile
@@ -38,7 +37,7 @@ from common import record as run_record
 from common import report
 from common.engine import train_replicas, use_engine
 from common.evaluation import aggregate
-from common.experiment import RunContext, config_hash
+from common.experiment import RunContext, config_hash, store_fold_result, stored_fold_result
 from common.protocols import make_folds
 from common.provenance import array_hash, code_version
 from common.training import distribution_scope, resumed_from_epoch, set_seed
@@ -145,13 +144,9 @@ def _work_and_run_folders(identity, experiment_dir, key):
 
 
 def _run_fold(exp, fold, config, work_dir, run_dir, smoke):
-    finished = work_dir / "fold_result.pkl"
-    if finished.exists():
-        try:
-            return pickle.loads(finished.read_bytes())
-        except (pickle.UnpicklingError, EOFError, ValueError) as error:
-            print(f"WARNING: damaged fold result {finished} ({error}); evaluating {fold.name} again from its "
-                  "training checkpoint.", file=sys.stderr)
+    stored = stored_fold_result(work_dir)
+    if stored is not None:
+        return stored
     work_dir.mkdir(parents=True, exist_ok=True)
     keras.backend.clear_session()
     set_seed(fold.seed)
@@ -162,9 +157,7 @@ def _run_fold(exp, fold, config, work_dir, run_dir, smoke):
                          f"{len(fold.test)} test items x {len(fold.test.class_names)} classes")
     if result.resumed_from_epoch is None:
         result.resumed_from_epoch = resumed_from_epoch(work_dir)
-    temporary = finished.with_suffix(".tmp")
-    temporary.write_bytes(pickle.dumps(result))
-    os.replace(temporary, finished)
+    store_fold_result(work_dir, result)
     return result
 
 

@@ -17,7 +17,6 @@ on feature vectors, trains per fold through Keras fit on both backends.
 """
 from __future__ import annotations
 
-import pickle
 import sys
 
 import keras
@@ -25,7 +24,7 @@ import numpy as np
 
 from common import plots
 from common.engine import ReplicaRecipe, train_stage
-from common.experiment import Experiment, FoldResult
+from common.experiment import Experiment, FoldResult, stored_fold_result
 from common.metrics import classification_metrics
 from common.pipeline import make_pipeline, to_float
 from common.protocols import stratified_subsample
@@ -138,11 +137,12 @@ def train_backbones(folds, config, work_root, run_dir, smoke):
 
 def backbone_features(work_dir):
     """({part: features}, the backbone's FoldResult) of one fold's trained backbone."""
-    if not (work_dir / "fold_result.pkl").exists():
+    result = stored_fold_result(work_dir)
+    if result is None:
         raise FileNotFoundError(f"{work_dir}: no trained backbone; run the experiment through common.runner, whose "
                                 "train_stages hook (train_backbones) trains the backbones of every fold first")
     with np.load(work_dir / "features.npz") as stored:
-        return {part: stored[part] for part in PARTS}, pickle.loads((work_dir / "fold_result.pkl").read_bytes())
+        return {part: stored[part] for part in PARTS}, result
 
 
 # ---- Fusion and the ACGRNN (RMSProp) ----------------------------------------------------------------------
