@@ -39,12 +39,12 @@ PAPER_ACTIONS = {
 PROTOCOL_DEFAULTED_KEYS = {
     "official": {"repeats"},
     "random_split": {"repeats", "fractions"},
-    "stratified_kfold": {"repeats", "k", "val_fraction"},
-    "subject_kfold": {"repeats", "k", "val_fraction"},
-    "holdout_then_kfold": {"repeats", "k", "test_fraction"},
+    "stratified_kfold": {"repeats", "k", "val_fraction", "folds_to_run"},
+    "subject_kfold": {"repeats", "k", "val_fraction", "folds_to_run"},
+    "holdout_then_kfold": {"repeats", "k", "test_fraction", "folds_to_run"},
 }
 # Counts and their least value, whether set by their own option or by --set.
-COUNT_KEYS = {"epochs": 1, "protocol.repeats": 1, "protocol.k": 2, "seed": 0}
+COUNT_KEYS = {"epochs": 1, "protocol.repeats": 1, "protocol.k": 2, "protocol.folds_to_run": 1, "seed": 0}
 
 
 def count(minimum):
@@ -107,6 +107,9 @@ def build_parser(registry):
         paper.add_argument("--repeats", type=count(COUNT_KEYS["protocol.repeats"]),
                            help="override the number of repeated runs")
         paper.add_argument("--folds", type=count(COUNT_KEYS["protocol.k"]), help="override k of a k-fold protocol")
+        paper.add_argument("--folds-to-run", type=count(COUNT_KEYS["protocol.folds_to_run"]),
+                           help="train and test only the first N of the k folds (a quicker check at the paper's k, "
+                                "reported as cut-down: N/k folds)")
         paper.add_argument("--seed", type=count(COUNT_KEYS["seed"]),
                            help="override the seed of splits, initialisation and shuffling")
         paper.add_argument("--set", action="append", default=[], type=key_value, metavar="KEY=VALUE",
@@ -173,10 +176,12 @@ def main(argv, registry):
 
 
 def override_pairs(args):
-    """[(the option it came from, dotted key, value)] of --epochs, --repeats, --folds, --seed and --set."""
-    pairs = [(f"--{option}", key, getattr(args, option))
+    """[(the option it came from, dotted key, value)] of --epochs, --repeats, --folds, --folds-to-run, --seed
+    and --set."""
+    pairs = [(f"--{option.replace('_', '-')}", key, getattr(args, option))
              for option, key in (("epochs", "epochs"), ("repeats", "protocol.repeats"), ("folds", "protocol.k"),
-                                 ("seed", "seed")) if getattr(args, option) is not None]
+                                 ("folds_to_run", "protocol.folds_to_run"), ("seed", "seed"))
+             if getattr(args, option) is not None]
     return pairs + [(f"--set {text}", key, value) for key, value, text in args.set]
 
 
@@ -208,6 +213,11 @@ def overrides_for(exp, pairs, smoke):
         for parent in parents:
             node = node.setdefault(parent, {})
         node[leaf] = value
+    from common.protocols import checked_folds_to_run
+    try:
+        checked_folds_to_run(exp.resolved_config(smoke, overrides)["protocol"])
+    except ValueError as error:
+        raise SystemExit(f"{exp.paper}/{exp.name}: {error}") from None
     return overrides
 
 

@@ -11,6 +11,8 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train
 
 from common.experiment import Fold
 
+DEFAULT_K = {"stratified_kfold": 10, "subject_kfold": 10, "holdout_then_kfold": 5}  # k where a protocol omits it
+
 
 def make_folds(ds, protocol: dict, seed=0):
     """The folds `protocol` describes, e.g.
@@ -19,10 +21,13 @@ def make_folds(ds, protocol: dict, seed=0):
     {"kind": "stratified_kfold", "k": 10, "val_fraction": 0.1}
     {"kind": "subject_kfold", "k": 10, "val_fraction": 0.1}   (no subject in two folds)
     {"kind": "holdout_then_kfold", "test_fraction": 0.2, "k": 5} (a held-out test set, k-fold on the rest)
+    A k-fold protocol's "folds_to_run": n keeps only the first n of its k folds (per repeat): a
+    quicker check at the paper's k, which the run record counts as cut-down (n/k folds).
     """
     kind = protocol["kind"]
     repeats = protocol.get("repeats", 1)
     val_fraction = protocol.get("val_fraction", 0.1)
+    folds_to_run = checked_folds_to_run(protocol)
     folds = []
     for r in range(repeats):
         rseed = seed + r
@@ -39,17 +44,30 @@ def make_folds(ds, protocol: dict, seed=0):
             folds.append(_fold(ds, f"repeat{r}", r, rseed, train, val, test))
         elif kind in ("stratified_kfold", "subject_kfold"):
             groups = ds.subjects if kind == "subject_kfold" else None
-            for i, (train, test) in enumerate(kfold(ds.labels, protocol.get("k", 10), rseed, groups)):
+            for i, (train, test) in enumerate(kfold(ds.labels, protocol.get("k", DEFAULT_K[kind]), rseed, groups)[:folds_to_run]):
                 train, val = _carve_validation(ds, train, val_fraction, rseed, groups)
                 folds.append(_fold(ds, f"fold{i}{suffix}", len(folds), rseed, train, val, test))
         elif kind == "holdout_then_kfold":
             rest, test = train_test_split(np.arange(len(ds)), test_size=protocol.get("test_fraction", 0.2),
                                           stratify=ds.labels, random_state=rseed)
-            for i, (tr, va) in enumerate(kfold(ds.labels[rest], protocol.get("k", 5), rseed)):
+            for i, (tr, va) in enumerate(kfold(ds.labels[rest], protocol.get("k", DEFAULT_K[kind]), rseed)[:folds_to_run]):
                 folds.append(_fold(ds, f"fold{i}{suffix}", len(folds), rseed, rest[tr], rest[va], test))
         else:
             raise ValueError(f"unknown protocol kind {kind!r}")
     return folds
+
+
+def checked_folds_to_run(protocol):
+    """The protocol's folds_to_run (None: every fold); ValueError unless 1 <= n <= k of a k-fold protocol."""
+    n = protocol.get("folds_to_run")
+    if n is None:
+        return None
+    if protocol["kind"] not in DEFAULT_K:
+        raise ValueError(f"folds_to_run={n}: only a k-fold protocol has folds to choose from, not {protocol['kind']!r}")
+    k = protocol.get("k", DEFAULT_K[protocol["kind"]])
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= k:
+        raise ValueError(f"folds_to_run must be an integer from 1 to k={k}, got {n!r}")
+    return n
 
 
 def _fold(ds, name, index, seed, train, val, test):

@@ -46,3 +46,17 @@ def test_official_protocol_names_the_missing_split():
     ds.splits[ds.splits == "PublicTest"] = "Training"
     with pytest.raises(ValueError, match="PublicTest"):
         make_folds(ds, {"kind": "official", "train": "Training", "val": "PublicTest", "test": "PrivateTest"})
+
+
+def test_folds_to_run_keeps_the_first_folds_of_the_k_and_refuses_what_it_cannot_keep():
+    every = make_folds(toy_dataset(), {"kind": "subject_kfold", "k": 6}, seed=3)
+    first = make_folds(toy_dataset(), {"kind": "subject_kfold", "k": 6, "folds_to_run": 2}, seed=3)
+    assert [f.name for f in first] == ["fold0", "fold1"]
+    for kept, same in zip(first, every):  # the same folds as the full protocol's first two, not a new split
+        assert np.array_equal(kept.test.images, same.test.images) and np.array_equal(kept.train.images, same.train.images)
+    assert len(make_folds(toy_dataset(), {"kind": "holdout_then_kfold", "folds_to_run": 1})) == 1  # k defaults to 5
+    for protocol, message in (({"kind": "stratified_kfold", "k": 3, "folds_to_run": 4}, "from 1 to k=3"),
+                              ({"kind": "stratified_kfold", "folds_to_run": 0}, "from 1 to k=10"),
+                              ({"kind": "random_split", "folds_to_run": 1}, "only a k-fold protocol")):
+        with pytest.raises(ValueError, match=message):
+            make_folds(toy_dataset(), protocol)

@@ -84,6 +84,17 @@ def test_a_cut_down_run_is_not_comparable_and_says_why(tmp_path):
     assert verdict == NOT_COMPARABLE and "70/300 epochs" in why and "1/15 repeats" in why
 
 
+def test_a_run_of_the_first_folds_only_is_cut_down_by_the_folds_it_ran():
+    from common.verdicts import recipe_differences
+    kfold = papers.experiments("sdl_stn")["ckplus_subject_10fold"]
+    def fold_differences(overrides):
+        config = kfold.resolved_config(False, overrides)
+        return [d for d in recipe_differences(run_record.recipe_fields(kfold, config)) if "folds" in d[1]]
+    assert fold_differences({"protocol": {"folds_to_run": 3}}) == [
+        ("cut-down", "3/10 folds (our full recipe; the paper gives none)")]
+    assert fold_differences({}) == []
+
+
 def test_the_papers_recipe_gets_a_verdict(tmp_path):
     results, folds = one_run(n=3500, accuracy=0.75)
     record = make_record(tmp_path, results, folds, {"protocol": {"repeats": 15}})
