@@ -25,41 +25,50 @@ def real_data(subpath):
 
 
 @pytest.fixture(scope="session")
-def smoke_run(tmp_path_factory):
-    """smoke_run(paper, experiment) -> run folder of that experiment's synthetic-data run.
-
-    Each experiment's smoke run happens once per test session, however many tests read
-    it (the registry loop and the paper's own tests) and however many pytest-xdist
-    workers share the session: the first to ask trains under a file lock in a folder
-    all workers see; the others wait for it and read its run folder. Two experiments
-    whose smoke runs are the same computation (same dataset, training function and
-    resolved smoke config: sdl_stn's fer2013_lr1e-3 differs from fer2013 only in the
-    learning rate, which its smoke config sets) share one run.
-    """
+def once(tmp_path_factory):
+    """once(key, compute) -> compute()'s JSON-able result, computed once per test session
+    however many pytest-xdist workers ask: the first to ask computes under a file lock in
+    a folder all workers see; the others wait for it and read what it stored."""
     import fcntl
     import json
-
-    import papers
-    from common.experiment import config_hash
-    from common.runner import run_experiment
 
     shared = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared = shared.parent  # the session's folder, above this worker's
-    out_root = shared / "smoke_results"
-    out_root.mkdir(exist_ok=True)
+    shared = shared / "computed_once"
+    shared.mkdir(exist_ok=True)
+
+    def run(key, compute):
+        done = shared / f"{key}.json"
+        with open(shared / f"{key}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not done.exists():
+                done.write_text(json.dumps(compute()))
+        return json.loads(done.read_text())
+    return run
+
+
+@pytest.fixture(scope="session")
+def smoke_run(once, tmp_path_factory):
+    """smoke_run(paper, experiment) -> run folder of that experiment's synthetic-data run.
+
+    Each experiment's smoke run happens once per test session (`once`), however many tests
+    read it (the registry loop and the paper's own tests). Two experiments whose smoke runs
+    are the same computation (same dataset, training function and resolved smoke config:
+    sdl_stn's fer2013_lr1e-3 differs from fer2013 only in the learning rate, which its smoke
+    config sets) share one run.
+    """
+    import papers
+    from common.experiment import config_hash
+    from common.runner import run_experiment
+
+    out_root = tmp_path_factory.mktemp("smoke_results")
 
     def run(paper, experiment):
         exp = papers.experiments(paper)[experiment]
         key = config_hash({"paper": paper, "dataset": exp.dataset, "config": exp.resolved_config(smoke=True),
                            "training": exp.train_and_evaluate.__qualname__})
-        done = out_root / f"{paper}-{key}.json"
-        with open(out_root / f"{paper}-{key}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if not done.exists():
-                run_dir = run_experiment(exp, smoke=True, out_root=out_root)
-                done.write_text(json.dumps(str(run_dir)))
-        return Path(json.loads(done.read_text()))
+        return Path(once(f"smoke-{paper}-{key}", lambda: str(run_experiment(exp, smoke=True, out_root=out_root))))
     return run
 
 

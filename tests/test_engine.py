@@ -125,13 +125,16 @@ def train_group(folds, folder, group_size, config=CONFIG, checkpoint_every=5, re
 
 
 def jax_replica_runs(tmp):
-    """What two tests read, from one subprocess: the folds (and two-view clips) trained together and alone, and a binary-loss run."""
+    """What most tests read, from one subprocess (one JAX start-up): the folds (and two-view clips) trained
+    together and alone, a binary-loss run, and a run killed after a checkpoint beside the uninterrupted one."""
+    import jax
     folds, clip_folds, clip_config = tiny_folds(), tiny_clip_folds()[:2], {**CONFIG, "epochs": 2}
-    return {"together": train_group(folds, f"{tmp}/together", 3), "alone": train_group(folds, f"{tmp}/alone", 1),
+    return {"devices": len(jax.devices()),
+            "together": train_group(folds, f"{tmp}/together", 3), "alone": train_group(folds, f"{tmp}/alone", 1),
             "clips_together": train_group(clip_folds, f"{tmp}/clips_together", 2, clip_config,
                                           recipe=tiny_clip_recipe()),
             "clips_alone": train_group(clip_folds, f"{tmp}/clips_alone", 1, clip_config, recipe=tiny_clip_recipe()),
-            "binary": jax_binary_loss(f"{tmp}/binary")}
+            "binary": jax_binary_loss(f"{tmp}/binary"), "killed": jax_killed_and_resumed(f"{tmp}/killed")}
 
 
 def jax_binary_loss(tmp):
@@ -172,6 +175,8 @@ def jax_killed_and_resumed(tmp):
         train_group(folds, f"{tmp}/killed", 2, config, checkpoint_every=2)
     except KeyboardInterrupt:
         pass
+    finally:
+        Engine.save = save
     resumed = train_group(folds, f"{tmp}/killed", 2, config, checkpoint_every=2)
     return {"whole": whole, "resumed": resumed, "saves": saves}
 
@@ -202,9 +207,10 @@ def assert_same_training(a, b, rtol, atol):
 
 # ---- the tests --------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def replica_runs(tmp_path_factory):
-    return run_jax("jax_replica_runs", tmp_path_factory.mktemp("replica_runs"))
+@pytest.fixture
+def replica_runs(once, tmp_path_factory):
+    """jax_replica_runs' result, computed once per test session, however many workers share the tests."""
+    return once("engine-replica-runs", lambda: run_jax("jax_replica_runs", tmp_path_factory.mktemp("replica_runs")))
 
 
 def test_replicas_trained_together_match_the_same_seeds_trained_one_at_a_time(replica_runs):
@@ -226,17 +232,17 @@ def test_the_binary_loss_on_the_engine_is_keras_binary_cross_entropy(replica_run
     assert run["loss"][-1] < run["loss"][0]  # it learns
 
 
-def test_a_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result(tmp_path):
-    runs = run_jax("jax_killed_and_resumed", tmp_path)
+def test_a_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result(replica_runs):
+    runs = replica_runs["killed"]
     assert runs["saves"][0] == 2
     for whole, resumed in zip(runs["whole"], runs["resumed"]):
         assert len(resumed["history"]["loss"]) == 5
         assert_same_training(whole, resumed, rtol=0, atol=0)
 
 
-def test_the_replica_axis_sharded_over_two_devices_gives_the_one_device_result(tmp_path):
-    one = run_jax("jax_together", tmp_path / "one")
-    two = run_jax("jax_together", tmp_path / "two", env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+def test_the_replica_axis_sharded_over_two_devices_gives_the_one_device_result(replica_runs, tmp_path):
+    one = replica_runs
+    two = run_jax("jax_together", tmp_path, env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
     assert (one["devices"], two["devices"]) == (1, 2)
     for a, b in zip(one["together"], two["together"]):  # 3 replicas padded to 4, split 2 + 2
         assert_same_training(a, b, rtol=1e-4, atol=1e-5)
@@ -275,8 +281,8 @@ def jax_runner_smoke(tmp):
     from common.runner import run_experiment
     exp = papers.experiments("sdl_stn")["fer2013"]
     run_dir = run_experiment(exp, smoke=True, out_root=tmp, overrides={"epochs": 2, "protocol": {"repeats": 2},
-                                                                "synthetic": {"n_train": 140, "n_public": 35,
-                                                                              "n_private": 35}})
+                                                                "synthetic": {"n_train": 56, "n_public": 14,
+                                                                              "n_private": 14}})
     return {"metrics": json.loads((run_dir / "metrics.json").read_text()),
             "figures": sorted(p.name for p in run_dir.glob("*.png"))}
 
