@@ -68,13 +68,19 @@ MODES = {"val_accuracy": "max", "val_loss": "min"}
 LOSSES = ("sparse_categorical", "binary")
 
 
+def constant_rate(config, epoch):
+    """The config's learning rate at every epoch: the schedule of a paper that names none."""
+    return config["learning_rate"]
+
+
 @dataclasses.dataclass
 class ReplicaRecipe:
     """How one replica of an experiment trains; every function takes the run's config.
 
     build_model(fold, config) -> keras.Model: the engine seeds with `fold.seed` first.
     build_optimizer(config) -> keras optimizer with a float learning rate, which is
-        set at the start of every epoch to learning_rate(config, epoch) (0-based).
+        set at the start of every epoch to learning_rate(config, epoch) (0-based; default
+        `constant_rate`, config["learning_rate"]).
     augment(config, seed) -> Keras layer (or None) applied to training images in [0, 1].
     finish(model, fold, config, ctx) -> dict of extra metrics; called with the trained
         (best-epoch) model, e.g. to draw figures when ctx.first_fold.
@@ -89,8 +95,8 @@ class ReplicaRecipe:
     """
     build_model: Callable
     build_optimizer: Callable
-    learning_rate: Callable
     from_logits: bool  # the model outputs logits (softmax in the loss and after prediction)
+    learning_rate: Callable = constant_rate
     augment: Callable | None = None
     finish: Callable | None = None
     training_part: Callable | None = None

@@ -65,7 +65,6 @@ def tiny_clip_recipe():
     return ReplicaRecipe(
         build_model=build_model,
         build_optimizer=lambda config: keras.optimizers.Adam(config["learning_rate"]),
-        learning_rate=lambda config, epoch: config["learning_rate"],
         from_logits=False,
         inputs=lambda part, config: part.images[..., 0])
 

@@ -26,9 +26,9 @@ from common.training import fit, predict, set_seed
 from conftest import Interrupt
 
 REPO = Path(__file__).resolve().parents[1]
-EPOCHS = 4
+EPOCHS = 3
 
-# The cheapest paper experiment, as `python -m papers sdl_stn smoke -e ckplus_image_split --set epochs=4` runs it
+# The cheapest paper experiment, as `python -m papers sdl_stn smoke -e ckplus_image_split --set epochs=3` runs it
 # on a smaller synthetic CK+ (what it learns does not matter here, only that the resumed run ends the same),
 # with its work folders under argv[1] and its results under argv[2].
 SDL_RUN = f"""

@@ -101,17 +101,12 @@ def backbone_recipe(kind, output):
         return build_backbone(kind, len(fold.train.class_names), architecture=config["architecture"],
                               input_size=config["input_size"], face_size=fold.train.images.shape[1],
                               output=config["output"], weights=config["weights"], width=config["width"])
-    return ReplicaRecipe(build_model=build_model, build_optimizer=adam, learning_rate=constant_rate,
-                         from_logits=False, loss="binary" if output == "sigmoid" else "sparse_categorical",
+    return ReplicaRecipe(build_model=build_model, build_optimizer=adam, from_logits=False, loss="binary" if output == "sigmoid" else "sparse_categorical",
                          finish=cache_features)
 
 
 def adam(config):
     return keras.optimizers.Adam(config["learning_rate"])
-
-
-def constant_rate(config, epoch):
-    return config["learning_rate"]
 
 
 def cache_features(model, fold, config, ctx):

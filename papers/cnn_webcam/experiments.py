@@ -92,7 +92,6 @@ def app_model_and_feature_maps(model, fold, config, ctx):
 RECIPE = ReplicaRecipe(
     build_model=build_pixel_model,
     build_optimizer=lambda config: OPTIMIZERS[config["optimizer"]](config["learning_rate"]),
-    learning_rate=lambda config, epoch: config["learning_rate"],  # constant: the paper names no schedule
     from_logits=False,  # softmax output (README: small learning rates, so it does not saturate)
     augment=lambda config, seed: augmentation(**config["augment"], seed=seed) if config["augment"] else None,
     finish=app_model_and_feature_maps,

@@ -194,7 +194,6 @@ def frames_without_face(fold):
 CLIP_RECIPE = ReplicaRecipe(
     build_model=build_clip_model,
     build_optimizer=lambda config: keras.optimizers.Adam(config["learning_rate"]),
-    learning_rate=lambda config, epoch: config["learning_rate"],  # constant: the paper names no schedule
     from_logits=False,  # every model ends in a softmax
     finish=clip_model_counts,
     inputs=one_view)
