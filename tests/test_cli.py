@@ -54,7 +54,7 @@ def test_paper_help_lists_its_experiments_and_datasets(paper, capsys):
 
 
 @pytest.mark.parametrize("options", [["--epochs", "0"], ["--repeats", "0"], ["--epochs", "-3"], ["--folds", "1"],
-                                     ["--seed", "-1"], ["--epochs", "two"], ["--set", "epochs"],
+                                     ["--folds-to-run", "0"], ["--seed", "-1"], ["--epochs", "two"], ["--set", "epochs"],
                                      ["--experiment", "ckplus_subject"]])
 def test_bad_options_are_refused(options, capsys):
     with pytest.raises(SystemExit) as exit_:
@@ -71,6 +71,8 @@ def test_unknown_config_key_is_an_error_that_lists_the_known_ones():
     assert "batch_size" in message and "model.fc_units" in message  # the known keys
     with pytest.raises(SystemExit, match="--folds: sdl_stn/fer2013 has no config key 'protocol.k'"):
         main(["sdl_stn", "reproduce", "--folds", "3"], papers)  # the official split has no folds
+    with pytest.raises(SystemExit, match="ckplus_subject_10fold: folds_to_run must be an integer from 1 to k=3"):
+        main(["sdl_stn", "reproduce", "-e", "ckplus_subject_10fold", "--folds", "3", "--folds-to-run", "4"], papers)
 
 
 @pytest.mark.parametrize("setting", ["epochs=0", "epochs=2.5", "protocol.repeats=-1", "seed=true"])
@@ -81,10 +83,11 @@ def test_counts_set_by_key_are_checked_too(setting):
 
 def test_known_keys_become_nested_overrides():
     args = build_parser(papers).parse_args(["sdl_stn", "reproduce", "--epochs", "2", "--seed", "7", "--folds", "3",
-                                            "--set", "model.fc_units=16", "--set", "protocol.val_fraction=0.2"])
+                                            "--folds-to-run", "1", "--set", "model.fc_units=16",
+                                            "--set", "protocol.val_fraction=0.2"])
     exp = papers.experiments("sdl_stn")["ckplus_subject_10fold"]
     assert overrides_for(exp, override_pairs(args), smoke=False) == {
-        "epochs": 2, "seed": 7, "model": {"fc_units": 16}, "protocol": {"k": 3, "val_fraction": 0.2}}
+        "epochs": 2, "seed": 7, "model": {"fc_units": 16}, "protocol": {"k": 3, "folds_to_run": 1, "val_fraction": 0.2}}
     # repeats is read with a default by every protocol, so it can be set where the config leaves it out
     assert overrides_for(exp, [("--repeats", "protocol.repeats", 2)], smoke=False) == {"protocol": {"repeats": 2}}
 
