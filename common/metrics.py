@@ -8,12 +8,32 @@ from a fold's test set has no AUC (None) rather than a made-up value.
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats
 from sklearn import metrics as skm
 
 
 def confusion_matrix(y_true, y_pred, n_classes):
     """Counts with rows = true class, columns = predicted class."""
-    return skm.confusion_matrix(y_true, y_pred, labels=list(range(n_classes)))
+    cells = np.asarray(y_true, dtype=int) * n_classes + np.asarray(y_pred, dtype=int)
+    return np.bincount(cells, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def matthews_corrcoef(cm):
+    """The multi-class MCC (Gorodkin's R_K, as scikit-learn computes it) from a confusion matrix; 0 where
+    all true or all predicted labels are one class."""
+    cm = np.asarray(cm, dtype=float)
+    true, predicted, correct, total = cm.sum(axis=1), cm.sum(axis=0), np.trace(cm), cm.sum()
+    denominator = (total ** 2 - predicted @ predicted) * (total ** 2 - true @ true)
+    return 0.0 if denominator == 0 else float((correct * total - true @ predicted) / np.sqrt(denominator))
+
+
+def roc_auc(positives, scores):
+    """The area under the one-vs-rest ROC curve, as the Mann-Whitney statistic it equals: the chance that a
+    positive item scores above a negative one, ties counting half (from ranks: the bootstrap of the
+    intervals calls this thousands of times, and scikit-learn's curve costs ten times more)."""
+    n_positive = positives.sum()
+    rank_sum = stats.rankdata(scores)[positives].sum()
+    return float((rank_sum - n_positive * (n_positive + 1) / 2) / (n_positive * (len(positives) - n_positive)))
 
 
 def per_class_from_confusion(cm):
@@ -47,7 +67,7 @@ def classification_metrics(y_true, y_score, class_names):
             auc.append(None)
             ap.append(None)
         else:
-            auc.append(float(skm.roc_auc_score(positives, y_score[:, c])))
+            auc.append(roc_auc(positives, y_score[:, c]))
             ap.append(float(skm.average_precision_score(positives, y_score[:, c])))
     macro = lambda values: float(np.mean([v for v, p in zip(values, present) if p])) if present.any() else None
     finite = lambda values: float(np.mean([v for v in values if v is not None])) if any(v is not None for v in values) else None
@@ -57,7 +77,7 @@ def classification_metrics(y_true, y_score, class_names):
         "macro_recall": macro(per["recall"]),
         "macro_specificity": macro(per["specificity"]),
         "macro_f1": macro(per["f1"]),
-        "mcc": float(skm.matthews_corrcoef(y_true, y_pred)),
+        "mcc": matthews_corrcoef(cm),
         "macro_roc_auc": finite(auc),
         "macro_pr_ap": finite(ap),
         "per_class": {

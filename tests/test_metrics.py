@@ -16,12 +16,17 @@ def random_predictions():
     return y_true, scores / scores.sum(1, keepdims=True)
 
 
-def test_metrics_agree_with_scikit_learn(random_predictions):
+@pytest.mark.parametrize("scores_as", ["given", "tied", "one class"])
+def test_metrics_agree_with_scikit_learn(random_predictions, scores_as):
     y_true, scores = random_predictions
+    if scores_as == "tied":  # many equal scores: ranks and the ROC curve must treat ties alike
+        scores = np.round(scores, 1)
+    if scores_as == "one class":  # every item predicted "a": MCC's degenerate case
+        scores = np.column_stack([scores[:, 0] + 1, scores[:, 1:]])
     y_pred = scores.argmax(1)
     m = classification_metrics(y_true, scores, CLASSES)
     assert m["accuracy"] == pytest.approx(skm.accuracy_score(y_true, y_pred))
-    assert m["macro_precision"] == pytest.approx(skm.precision_score(y_true, y_pred, average="macro"))
+    assert m["macro_precision"] == pytest.approx(skm.precision_score(y_true, y_pred, average="macro", zero_division=0))
     assert m["macro_recall"] == pytest.approx(skm.recall_score(y_true, y_pred, average="macro"))
     assert m["macro_f1"] == pytest.approx(skm.f1_score(y_true, y_pred, average="macro"))
     assert m["mcc"] == pytest.approx(skm.matthews_corrcoef(y_true, y_pred))
