@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import stats
-from sklearn import metrics as skm
 
 
 def confusion_matrix(y_true, y_pred, n_classes):
@@ -34,6 +33,17 @@ def roc_auc(positives, scores):
     n_positive = positives.sum()
     rank_sum = stats.rankdata(scores)[positives].sum()
     return float((rank_sum - n_positive * (n_positive + 1) / 2) / (n_positive * (len(positives) - n_positive)))
+
+
+def average_precision(positives, scores):
+    """The one-vs-rest PR curve's average precision, as scikit-learn defines it: the precision at each distinct
+    score threshold (highest first), weighted by the recall gained there."""
+    order = np.argsort(-scores, kind="stable")
+    last_of_each_score = np.r_[np.flatnonzero(np.diff(scores[order])), len(scores) - 1]
+    true_positives = np.cumsum(positives[order])[last_of_each_score]
+    precision = true_positives / (last_of_each_score + 1)
+    recall = true_positives / true_positives[-1]
+    return float(np.sum(np.diff(recall, prepend=0.0) * precision))
 
 
 def per_class_from_confusion(cm):
@@ -68,7 +78,7 @@ def classification_metrics(y_true, y_score, class_names):
             ap.append(None)
         else:
             auc.append(roc_auc(positives, y_score[:, c]))
-            ap.append(float(skm.average_precision_score(positives, y_score[:, c])))
+            ap.append(average_precision(positives, y_score[:, c]))
     macro = lambda values: float(np.mean([v for v, p in zip(values, present) if p])) if present.any() else None
     finite = lambda values: float(np.mean([v for v in values if v is not None])) if any(v is not None for v in values) else None
     return {
