@@ -88,7 +88,45 @@ def fer2013_load_seconds(quick):
             "figures": {"seconds": time.perf_counter() - start, "rows": len(ds)}}
 
 
-SHARED_BENCHMARKS = {"common/pipeline": pipeline_throughput, "datasets/fer2013_load": fer2013_load_seconds}
+def metrics_milliseconds(quick):
+    """Milliseconds per call of common.metrics.classification_metrics on a fold the size of FER2013's PrivateTest,
+    beside scikit-learn's functions for the metrics it computes directly (confusion matrix, MCC, per-class ROC AUC
+    and average precision: what it called before 2026-12). Every run's intervals bootstrap it 100 times per fold."""
+    from sklearn import metrics as skm
+
+    from common.evaluation import BOOTSTRAP_SAMPLES
+    from common.metrics import classification_metrics
+    n, k = 3589, 7
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, k, n)
+    scores = rng.random((n, k))
+    scores[np.arange(n), y_true] += 0.5  # better than chance, not perfect
+    scores /= scores.sum(axis=1, keepdims=True)
+
+    def with_scikit_learn():
+        y_pred = scores.argmax(axis=1)
+        skm.confusion_matrix(y_true, y_pred, labels=list(range(k)))
+        skm.matthews_corrcoef(y_true, y_pred)
+        for c in range(k):
+            skm.roc_auc_score(y_true == c, scores[:, c])
+            skm.average_precision_score(y_true == c, scores[:, c])
+
+    def milliseconds(function, calls=5 if quick else 50):
+        start = time.perf_counter()
+        for _ in range(calls):
+            function()
+        return 1e3 * (time.perf_counter() - start) / calls
+    ours = milliseconds(lambda: classification_metrics(y_true, scores, [str(c) for c in range(k)]))
+    theirs = milliseconds(with_scikit_learn)
+    return {"what": f"classification_metrics on {n} items x {k} classes (ours: every metric of a fold; theirs: "
+                    "scikit-learn's confusion matrix, MCC, ROC AUC and AP alone)",
+            "figures": {"ours_ms": ours, "scikit_learn_ms": theirs,
+                        "bootstrap_seconds_per_fold": ours * BOOTSTRAP_SAMPLES / 1e3},
+            "comparison": {"ours": ours, "theirs": theirs, "ratio": ours / theirs}}
+
+
+SHARED_BENCHMARKS = {"common/pipeline": pipeline_throughput, "datasets/fer2013_load": fer2013_load_seconds,
+                     "common/metrics": metrics_milliseconds}
 
 
 # Published dense peak FLOP/s of accelerators, by the precision XLA computes float32 matmuls and
