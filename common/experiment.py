@@ -111,6 +111,12 @@ class Experiment:
         return deep_merge(deep_merge(self.config, self.smoke_config if smoke else {}), overrides or {})
 
 
+def first_fold_only(smoke_config: dict) -> dict:
+    """A k-fold experiment's smoke config that trains only the first fold (protocol.folds_to_run): a paper's
+    variants smoke one fold, its headline k-fold experiment every fold, so CI runs one k-fold loop per paper."""
+    return deep_merge(smoke_config, {"protocol": {"folds_to_run": 1}})
+
+
 def deep_merge(base: dict, update: dict) -> dict:
     merged = dict(base)
     for key, value in update.items():

@@ -27,7 +27,7 @@ def make_folds(ds, protocol: dict, seed=0):
     kind = protocol["kind"]
     repeats = protocol.get("repeats", 1)
     val_fraction = protocol.get("val_fraction", 0.1)
-    folds_to_run = checked_folds_to_run(protocol)
+    k, folds_to_run = protocol.get("k", DEFAULT_K.get(kind)), checked_folds_to_run(protocol)
     folds = []
     for r in range(repeats):
         rseed = seed + r
@@ -44,13 +44,13 @@ def make_folds(ds, protocol: dict, seed=0):
             folds.append(_fold(ds, f"repeat{r}", r, rseed, train, val, test))
         elif kind in ("stratified_kfold", "subject_kfold"):
             groups = ds.subjects if kind == "subject_kfold" else None
-            for i, (train, test) in enumerate(kfold(ds.labels, protocol.get("k", DEFAULT_K[kind]), rseed, groups)[:folds_to_run]):
+            for i, (train, test) in enumerate(kfold(ds.labels, k, rseed, groups)[:folds_to_run]):
                 train, val = _carve_validation(ds, train, val_fraction, rseed, groups)
                 folds.append(_fold(ds, f"fold{i}{suffix}", len(folds), rseed, train, val, test))
         elif kind == "holdout_then_kfold":
             rest, test = train_test_split(np.arange(len(ds)), test_size=protocol.get("test_fraction", 0.2),
                                           stratify=ds.labels, random_state=rseed)
-            for i, (tr, va) in enumerate(kfold(ds.labels[rest], protocol.get("k", DEFAULT_K[kind]), rseed)[:folds_to_run]):
+            for i, (tr, va) in enumerate(kfold(ds.labels[rest], k, rseed)[:folds_to_run]):
                 folds.append(_fold(ds, f"fold{i}{suffix}", len(folds), rseed, rest[tr], rest[va], test))
         else:
             raise ValueError(f"unknown protocol kind {kind!r}")

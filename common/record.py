@@ -141,8 +141,8 @@ def recipe_fields(exp, config):
     fields = []
     for label, path in RECIPE_PATHS.items():
         run, full = _lookup(config, path), _lookup(exp.config, path)
-        if label == "folds" and _lookup(config, "protocol.folds_to_run") is not None:
-            run = config["protocol"]["folds_to_run"]  # only the first n of the k folds ran
+        if label == "folds":
+            run = _lookup(config, "protocol.folds_to_run") or run  # only the first n of the k folds ran
         if label in exp.paper_recipe and exp.paper_recipe[label] is not None:
             target, source = exp.paper_recipe[label], "paper"
             if run is None and label not in RECIPE_DEFAULTS:

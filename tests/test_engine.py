@@ -126,10 +126,8 @@ def train_group(folds, folder, group_size, config=CONFIG, checkpoint_every=5, re
 def jax_replica_runs(tmp):
     """What most tests read, from one subprocess (one JAX start-up): the folds (and two-view clips) trained
     together and alone, a binary-loss run, and a run killed after a checkpoint beside the uninterrupted one."""
-    import jax
     folds, clip_folds, clip_config = tiny_folds(), tiny_clip_folds()[:2], {**CONFIG, "epochs": 2}
-    return {"devices": len(jax.devices()),
-            "together": train_group(folds, f"{tmp}/together", 3), "alone": train_group(folds, f"{tmp}/alone", 1),
+    return {**jax_together(tmp), "alone": train_group(folds, f"{tmp}/alone", 1),
             "clips_together": train_group(clip_folds, f"{tmp}/clips_together", 2, clip_config,
                                           recipe=tiny_clip_recipe()),
             "clips_alone": train_group(clip_folds, f"{tmp}/clips_alone", 1, clip_config, recipe=tiny_clip_recipe()),

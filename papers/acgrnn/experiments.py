@@ -24,7 +24,7 @@ import numpy as np
 
 from common import plots
 from common.engine import ReplicaRecipe, train_stage
-from common.experiment import Experiment, FoldResult, stored_fold_result
+from common.experiment import Experiment, FoldResult, first_fold_only, stored_fold_result
 from common.metrics import classification_metrics
 from common.pipeline import make_pipeline, to_float
 from common.protocols import stratified_subsample
@@ -101,8 +101,8 @@ def backbone_recipe(kind, output):
         return build_backbone(kind, len(fold.train.class_names), architecture=config["architecture"],
                               input_size=config["input_size"], face_size=fold.train.images.shape[1],
                               output=config["output"], weights=config["weights"], width=config["width"])
-    return ReplicaRecipe(build_model=build_model, build_optimizer=adam, from_logits=False, loss="binary" if output == "sigmoid" else "sparse_categorical",
-                         finish=cache_features)
+    return ReplicaRecipe(build_model=build_model, build_optimizer=adam, from_logits=False,
+                         loss="binary" if output == "sigmoid" else "sparse_categorical", finish=cache_features)
 
 
 def adam(config):
@@ -227,10 +227,6 @@ DEVIATIONS = [
 ]
 
 
-# The ablations' smoke runs train the first of the 2 folds (protocol.folds_to_run), the 10-fold experiment both.
-SMOKE_FIRST_FOLD = {**SMOKE, "protocol": {**SMOKE["protocol"], "folds_to_run": 1}}
-
-
 def experiment(name, title, config, paper_recipe, smoke=SMOKE, deviations=()):
     return Experiment(PAPER, name, title, "fer2013", config, train_and_evaluate, train_stages=train_backbones,
                       prepare=prepare, smoke_config=smoke, deviations=DEVIATIONS + list(deviations),
@@ -249,8 +245,8 @@ EXPERIMENTS = {e.name: e for e in (
                            "can be set beside published FER2013 results (PrivateTest)."]),
     experiment("fer2013_kfold_concat", "Fusion by concatenation instead of the element-wise sum (the paper's "
                "ablation, no number printed)", {**CONFIG, "model": {**CONFIG["model"], "fusion": "concat"}},
-               KFOLD_RECIPE, smoke=SMOKE_FIRST_FOLD),
+               KFOLD_RECIPE, smoke=first_fold_only(SMOKE)),
     experiment("fer2013_kfold_softmax", "Backbones trained with softmax and categorical cross-entropy instead of "
                "the printed sigmoid and binary cross-entropy", {**CONFIG, "backbones": {
-                   **CONFIG["backbones"], "output": "softmax"}}, KFOLD_RECIPE, smoke=SMOKE_FIRST_FOLD),
+                   **CONFIG["backbones"], "output": "softmax"}}, KFOLD_RECIPE, smoke=first_fold_only(SMOKE)),
 )}
