@@ -6,6 +6,7 @@
 #   make demo-all                 every paper's default experiments on synthetic data -> runs/demo/
 #   make reproduce-<paper>        a paper's experiments on real data -> results/<paper>/
 #        DATA_DIR=/data  DATASET=ckplus  EPOCHS=5  REPEATS=3  EXPERIMENT=ckplus_subject_10fold
+#        EXPERIMENT_BUDGET=90m  (as many repeats or folds of the paper's recipe as fit, at least 2)
 #        (DATA_DIR defaults to ../shared/datasets beside the checkout, see datasets/paths.py)
 #   make audit                    recompute what each paper's printed numbers imply -> results/audit.md
 #   make bench                    speed benchmarks -> results/bench/*.json
@@ -49,7 +50,7 @@ list: install
 reproduce-%: install
 	$(PY) -m papers $* reproduce $(if $(DATA_DIR),--data-dir $(DATA_DIR)) \
 		$(if $(DATASET),--dataset $(DATASET)) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(REPEATS),--repeats $(REPEATS)) \
-		$(if $(EXPERIMENT),--experiment $(EXPERIMENT))
+		$(if $(EXPERIMENT),--experiment $(EXPERIMENT)) $(if $(EXPERIMENT_BUDGET),--budget $(EXPERIMENT_BUDGET))
 
 audit: install
 	$(PY) -m papers audit

@@ -108,8 +108,12 @@ def build_parser(registry):
                            help="override the number of repeated runs")
         paper.add_argument("--folds", type=count(COUNT_KEYS["protocol.k"]), help="override k of a k-fold protocol")
         paper.add_argument("--folds-to-run", type=count(COUNT_KEYS["protocol.folds_to_run"]),
-                           help="train and test only the first N of the k folds (a quicker check at the paper's k, "
-                                "reported as cut-down: N/k folds)")
+                           help="train and test only the first N of the k folds (a sample of the protocol at the "
+                                "paper's k, judged on a wider interval when N >= 2)")
+        paper.add_argument("--budget", type=budget, metavar="DURATION",
+                           help="e.g. 90m or 2h: train as many of the protocol's repeats or folds as fit in it "
+                                "(at least 2, a sample of the protocol), estimated from a short probe; if 2 do "
+                                "not fit, say what would and start nothing")
         paper.add_argument("--seed", type=count(COUNT_KEYS["seed"]),
                            help="override the seed of splits, initialisation and shuffling")
         paper.add_argument("--set", action="append", default=[], type=key_value, metavar="KEY=VALUE",
@@ -175,6 +179,15 @@ def main(argv, registry):
     return run_paper(registry, args)
 
 
+def budget(text):
+    """--budget's seconds (an argparse type)."""
+    from common.plan import parse_budget
+    try:
+        return parse_budget(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def override_pairs(args):
     """[(the option it came from, dotted key, value)] of --epochs, --repeats, --folds, --folds-to-run, --seed
     and --set."""
@@ -236,7 +249,7 @@ def run_paper(registry, args):
     overrides = [overrides_for(exp, pairs, smoke) for exp in experiments]  # all checked before any trains
     out = args.out or (REPO / "runs" / "smoke" if smoke else None)
     return run_all(zip(experiments, overrides), smoke=smoke, out_root=out, data_dir=args.data_dir,
-                   data_path=args.data_path)
+                   data_path=args.data_path, budget=args.budget)
 
 
 def run_demo(registry, out, every_default=False):
@@ -253,13 +266,14 @@ def run_demo(registry, out, every_default=False):
     return 0
 
 
-def run_all(experiments_and_overrides, *, smoke, out_root, data_dir=None, data_path=None):
+def run_all(experiments_and_overrides, *, smoke, out_root, data_dir=None, data_path=None, budget=None):
     """Run each experiment in turn, each fold's training output under a header naming it."""
     from common.runner import run_experiment
     for exp, overrides in experiments_and_overrides:
         print(f"\n=== {exp.paper} / {exp.name}: {exp.title}" + (" (synthetic data)" if smoke else ""), flush=True)
         run_dir = run_experiment(dataclasses.replace(exp, train_and_evaluate=announcing_folds(exp)), data_dir,
-                                 smoke=smoke, out_root=out_root, overrides=overrides, data_path=data_path)
+                                 smoke=smoke, out_root=out_root, overrides=overrides, data_path=data_path,
+                                 budget=budget)
         print_summary(run_dir)
     return 0
 

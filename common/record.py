@@ -18,12 +18,13 @@ import numpy as np
 from common import provenance
 from common.evaluation import metric_range
 from common.intervals import Z95, wilson
-from common.verdicts import degenerate_reasons, recipe_differences
+from common.verdicts import SAMPLED, comparability_reasons, degenerate_reasons, recipe_differences
 
 # Recipe fields a run is compared on, and where each sits in an experiment's config.
 RECIPE_PATHS = {"epochs": "epochs", "repeats": "protocol.repeats", "folds": "protocol.k",
                 "protocol": "protocol.kind", "optimizer": "optimizer", "learning_rate": "learning_rate",
-                "batch_size": "batch_size", "train_images": "max_train_images"}
+                "batch_size": "batch_size", "train_images": "max_train_images",
+                "patience": "early_stopping_patience"}
 RECIPE_DEFAULTS = {"repeats": 1}
 UNFINISHED = "UNFINISHED"  # the marker a run folder holds until its report is written
 
@@ -62,14 +63,19 @@ class RunRecord:
 
     @property
     def faithfulness(self):
-        """How closely the run follows the recipe, for picking which run speaks for a claim: real data
-        first, then fewest departures other than length, then the largest share of the recipe's length."""
+        """How closely the run follows the recipe, for picking which run speaks for a claim. Real data first;
+        then a run that is comparable (the paper's per-run recipe, perhaps on a sample of its runs), whether it
+        learned or failed (then its failure is the finding); among other runs, one that learned before one that
+        did not, then the fewest departures other than length. Last the largest share of the recipe's length,
+        where more repeats or folds count for more even beyond the protocol's, then the newest."""
+        comparable = not self.smoke and not comparability_reasons({"dataset": self.dataset}, self)
         other = sum(category == "other recipe" for category, _ in recipe_differences(self.recipe))
         share = 1.0
         for field in self.recipe:
-            if field["label"] in ("epochs", "repeats", "folds") and field["target"] and field["run"]:
-                share *= min(1.0, field["run"] / field["target"])
-        return (not self.smoke, -other, share, self.written)
+            if field["label"] in ("epochs", *SAMPLED) and field["target"] and field["run"]:
+                ratio = field["run"] / field["target"]
+                share *= ratio if field["label"] in SAMPLED else min(1.0, ratio)
+        return (not self.smoke, comparable, comparable or not self.degenerate, -other, share, self.written)
 
     def recipe_value(self, label):
         """(run, target) of a recipe field, or (None, None)."""
@@ -96,7 +102,7 @@ def build(exp, config, key, smoke, dataset_summary, folds, results, evaluation, 
     metrics = evaluation["metrics"]
     per_class = {c: {k: metrics[f"per_class.{c}.{k}"]["mean"] for k in ("precision", "recall", "f1")}
                  for c in class_names if f"per_class.{c}.precision" in metrics}
-    recipe = recipe_fields(exp, config)
+    recipe = recipe_fields(exp, config, [r.epochs for r in results.values()])
     resumed = {name: r.resumed_from_epoch for name, r in results.items() if getattr(r, "resumed_from_epoch", None)}
     deviations = derive_deviations(exp, recipe, smoke, dataset_summary, len(dataset_summary["skipped"]), resumed)
     return RunRecord(
@@ -135,9 +141,12 @@ def derive_deviations(exp, recipe, smoke, dataset_summary, skipped, resumed):
     return deviations
 
 
-def recipe_fields(exp, config):
+def recipe_fields(exp, config, epochs_per_fold=()):
     """The run's value of each recipe field beside the value it is judged against: the paper's where
-    the paper states it, else the experiment's own full config (the suite's choice)."""
+    the paper states it, else the experiment's own full config (the suite's choice).
+
+    Where the paper gives no training length, the suite's full recipe is a rule (`length_rule`): a run
+    whose every fold stopped by that rule before its epoch cap trained at full length, whatever the cap."""
     fields = []
     for label, path in RECIPE_PATHS.items():
         run, full = _lookup(config, path), _lookup(exp.config, path)
@@ -153,8 +162,23 @@ def recipe_fields(exp, config):
         target = RECIPE_DEFAULTS.get(label) if target is None else target
         if run is None and target is None:
             continue
-        fields.append({"label": label, "run": run, "target": target, "source": source})
+        field = {"label": label, "run": run, "target": target, "source": source}
+        rule = length_rule(exp.config) if label == "epochs" and source == "suite" else None
+        if rule:
+            field["rule"] = rule
+            stopped_by_rule = epochs_per_fold and all(e < run for e in epochs_per_fold)
+            if stopped_by_rule and config.get("early_stopping_patience") == exp.config["early_stopping_patience"]:
+                field["run"] = target  # the cap never bound: the run trained as long as the full recipe would
+        fields.append(field)
     return fields
+
+
+def length_rule(config):
+    """Our full recipe's training length where the paper gives none, in words (None: a fixed count)."""
+    if not config.get("early_stopping_patience"):
+        return None
+    return (f"until the validation accuracy has not improved for {config['early_stopping_patience']} epochs, "
+            f"at most {config['epochs']}")
 
 
 def _lookup(config, path):

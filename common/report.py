@@ -15,12 +15,14 @@ from common import plots
 from common.claims import claims_of
 from common.metrics import confusion_matrix
 from common.record import UNFINISHED, RunRecord, derive_deviations, recipe_fields
-from common.verdicts import DEGENERATE, MEANINGS, NOT_CHECKABLE, NOT_COMPARABLE, comparability_reasons, judge
+from common.verdicts import (DEGENERATE, MEANINGS, NOT_CHECKABLE, NOT_COMPARABLE, SAMPLE_RULE, comparability_reasons,
+                             judge)
 
 # ---- one run ---------------------------------------------------------------------------------------
 
 def write_run(run_dir, record, results=None, paper_tables=()):
-    """Judge the run's claims, write metrics.json, config, environment, figures and report.md."""
+    """Judge the run's claims, write metrics.json, config, environment, figures and report.md (the
+    scoreboard is the runner's to rewrite, once the run is marked finished)."""
     run_dir = Path(run_dir)
     record.run_id = run_dir.name
     record.claims = judged_claims(record)
@@ -30,14 +32,13 @@ def write_run(run_dir, record, results=None, paper_tables=()):
     if results is not None:
         _write_plots(run_dir, record, results)
     (run_dir / "report.md").write_text(markdown(record, run_dir))
-    write_scoreboard(run_dir.parents[2])
 
 
 def rewrite_run(run_dir, exp):
     """Re-render a run from its metrics.json with the current claims, recipe and verdict rules (after a claim
     is corrected, say): the measured numbers are not touched."""
     record = RunRecord.read(run_dir)
-    record.recipe = recipe_fields(exp, record.config)
+    record.recipe = recipe_fields(exp, record.config, record.epochs_per_fold)
     resumed = {f["name"]: f["resumed_from_epoch"] for f in record.folds if f.get("resumed_from_epoch")}
     record.deviations = derive_deviations(exp, record.recipe, record.smoke, record.dataset_summary,
                                           len(record.skipped), resumed)
@@ -297,6 +298,7 @@ def write_scoreboard(root):
              "by the suite after every run (`python -m papers scoreboard`); the audit of the papers' own numbers: "
              "[audit.md](audit.md).", "", "Verdicts:", ""]
     lines += [f"- *{verdict}*: {meaning}" for verdict, meaning in MEANINGS.items()]
+    lines += ["", SAMPLE_RULE]
     lines += ["", "Reported and achieved are in one unit (rates as percentages, losses and counts as numbers); "
               "achieved is the mean [95% interval] over runs and test items.", "",
               "| paper | experiment | claim | measures | reported | achieved [95% interval] | verdict | epochs run/paper "

@@ -20,6 +20,7 @@ deletes) unfinished run folders and leftover work folders.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -33,14 +34,14 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import datasets
+from common import plan, report
 from common import record as run_record
-from common import report
 from common.engine import train_replicas, use_engine
 from common.evaluation import aggregate
 from common.experiment import RunContext, config_hash, store_fold_result, stored_fold_result
 from common.protocols import make_folds
 from common.provenance import array_hash, code_version
-from common.training import distribution_scope, resumed_from_epoch, set_seed
+from common.training import device_name, distribution_scope, epoch_listener, resumed_from_epoch, set_seed
 from datasets.paths import default_path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,11 +50,13 @@ CACHE = REPO / "cache"
 WORK = CACHE / "train"
 
 
-def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=None, data_path=None):
+def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=None, data_path=None, budget=None):
     """Train and evaluate `exp` over its protocol's folds; return the run folder.
 
     smoke: write synthetic data in the dataset's own layout and use `exp.smoke_config`.
     data_path: the dataset file/folder itself (otherwise its sub-path under data_dir, datasets.paths).
+    budget: seconds; train as many of the protocol's repeats or folds as fit (at least 2, `common.plan`).
+    A real run (or one with a budget) prints its plan and estimated time before it trains.
     """
     config = exp.resolved_config(smoke, overrides)
     key = config_hash({"paper": exp.paper, "experiment": exp.name, "config": config, "smoke": smoke})
@@ -69,6 +72,8 @@ def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=
     if exp.prepare is not None:
         ds = exp.prepare(ds, config)
     folds = make_folds(ds, config["protocol"], seed=config["seed"])
+    if budget is not None or not smoke:
+        config, folds = _plan(exp, ds, config, folds, smoke, budget)
 
     identity = json.loads(json.dumps({"paper": exp.paper, "experiment": exp.name, "config": config, "smoke": smoke,
                                       "data": data_identity(ds), "code": code_version(), "results": str(out_root)},
@@ -80,15 +85,73 @@ def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=
         results = train_replicas(exp.replica_recipe, folds, config, work_root, run_dir, smoke)
     else:
         results = {}
-        for fold in tqdm(folds, desc=f"{exp.paper}/{exp.name}", unit="fold", file=sys.stderr):
-            results[fold.name] = _run_fold(exp, fold, config, work_root / fold.name, run_dir, smoke)
+        with _protocol_progress(exp, folds, config) as progress:
+            for fold in folds:
+                results[fold.name] = _run_fold(exp, fold, config, work_root / fold.name, run_dir, smoke)
+                progress.fold_done()
     evaluation = aggregate(results, folds, ds.class_names)
     record = run_record.build(exp, config, key, smoke, dataset_summary, folds, results, evaluation,
                               ds.class_names, data_path)
     report.write_run(run_dir, record, results)
     (run_dir / run_record.UNFINISHED).unlink(missing_ok=True)
+    report.write_scoreboard(out_root)  # after the marker goes, so that the scoreboard counts this run
     shutil.rmtree(work_root, ignore_errors=True)
     return run_dir
+
+
+def _plan(exp, ds, config, folds, smoke, budget):
+    """Print the run's plan and estimated time (from a short probe of its training); with a budget, the
+    (config, folds) of as many repeats or folds as fit. SystemExit, before anything is written, when two
+    do not fit."""
+    if exp.train_stages is not None or use_engine(exp):
+        if budget is not None:
+            raise SystemExit(f"--budget: {exp.paper}/{exp.name} trains in stages or on the replica engine, which "
+                             "the plan's probe cannot time; run it without --budget.")
+        return config, folds
+    print(f"Probing the training speed of {exp.paper}/{exp.name} ({plan.PROBE_EPOCHS} epochs of {folds[0].name})...",
+          file=sys.stderr)
+    schedule = plan.Plan.of(config, len(folds), plan.probe(exp, folds[0], config, smoke))
+    if budget is not None:
+        try:
+            units = schedule.fit_budget(budget)
+        except ValueError as error:
+            raise SystemExit(str(error)) from None
+        config = schedule.with_units(units)
+        folds = make_folds(ds, config["protocol"], seed=config["seed"])
+        schedule = dataclasses.replace(schedule, config=config, runs=len(folds))
+        print(f"Budget {plan.duration(budget)}: {units} of the protocol's {schedule.unit}s fit; running those "
+              f"(a sample of the protocol, judged on its wider interval).", file=sys.stderr)
+    print(schedule.describe(f"{exp.paper}/{exp.name}", device_name()), file=sys.stderr)
+    return config, folds
+
+
+class _protocol_progress:
+    """One progress bar over a run's every fold and epoch, with an ETA; a fold that stops early (or resumes
+    finished) jumps to its end."""
+
+    def __init__(self, exp, folds, config):
+        self.epochs = max(1, config.get("epochs", 1))
+        self.bar = tqdm(total=len(folds) * self.epochs, desc=f"{exp.paper}/{exp.name}", unit="epoch",
+                        file=sys.stderr, dynamic_ncols=True)
+        self.in_fold = 0
+
+    def epoch_done(self):
+        if self.in_fold < self.epochs:
+            self.in_fold += 1
+            self.bar.update()
+
+    def fold_done(self):
+        self.bar.update(self.epochs - self.in_fold)
+        self.in_fold = 0
+
+    def __enter__(self):
+        self.listening = epoch_listener(self.epoch_done)
+        self.listening.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.listening.__exit__(*exc)
+        self.bar.close()
 
 
 def data_identity(ds):

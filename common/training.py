@@ -117,6 +117,20 @@ def fit(model, train_data, val_data, *, epochs, work_dir, monitor="val_accuracy"
     return checkpoint.state["history"], checkpoint.state["seconds"]
 
 
+# Called after every finished epoch of every training (the runner's progress bar over a whole protocol).
+EPOCH_LISTENERS = []
+
+
+@contextlib.contextmanager
+def epoch_listener(listener):
+    """Call `listener()` after each epoch that `fit` finishes inside this block."""
+    EPOCH_LISTENERS.append(listener)
+    try:
+        yield
+    finally:
+        EPOCH_LISTENERS.remove(listener)
+
+
 def resumed_from_epoch(work_dir):
     """The epoch, counted from 1 as Keras prints it, at which the training in `work_dir` last
     restarted after an interruption; None if it never was interrupted."""
@@ -137,7 +151,7 @@ class Checkpoint(keras.callbacks.Callback):
     - the best epoch by `monitor`, its value and its model variables;
     - the counters of the other callbacks (`RESUMABLE_ATTRIBUTES`, or a callback's own
       `resume_state` list of attribute names);
-    - the history, the seconds trained so far and the epoch each session started from.
+    - the history, the seconds trained so far (and each epoch's) and the epoch each session started from.
     The data are a pure function of (seed, epoch) (`common.pipeline.set_epoch`).
     state.json is written last and atomically (temporary file + rename), naming the
     array files it belongs to with their sha256: a kill at any moment leaves the previous
@@ -226,6 +240,7 @@ class Checkpoint(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         set_epoch(self.train_data, epoch)
+        self.epoch_start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -235,6 +250,7 @@ class Checkpoint(keras.callbacks.Callback):
         state["epochs_done"] = epoch + 1
         state["stopped"] = bool(self.model.stop_training)
         state["seconds"] = self.seconds_before + time.perf_counter() - self.session_start
+        state.setdefault("epoch_seconds", []).append(time.perf_counter() - self.epoch_start)
         state["callbacks"] = [{"class": type(c).__name__, "state": _callback_state(c, self.RESUMABLE_ATTRIBUTES)}
                               for c in self._stateful_callbacks()]
         value = logs.get(self.monitor)
@@ -243,6 +259,8 @@ class Checkpoint(keras.callbacks.Callback):
             state["best"] = self._write_arrays(f"best-{epoch:04d}.npz", optimizer=False)
         state["variables"] = self._write_arrays(f"epoch-{epoch + 1:04d}.npz", optimizer=True)
         self._commit()
+        for listener in EPOCH_LISTENERS:
+            listener()
 
     def on_train_end(self, logs=None):
         if self.state["epochs_done"]:

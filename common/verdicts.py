@@ -1,12 +1,15 @@
 """The verdict rules: one vocabulary, applied the same way to every paper's claims.
 
-A claim is compared only with a run that follows the paper's recipe on the paper's
-dataset; any other run shows its number as "not comparable" with the reason. A run
-whose predictions carry no information (one class takes nearly all predictions,
-accuracy at or below the majority-class rate, a non-finite loss) is "degenerate":
-none of its claims can be "reproduced". Otherwise the claim's number is set against
-the run's 95% interval (`common.intervals`), which must also be narrow enough to
-decide anything.
+A claim is compared only with a run that follows the paper's per-run recipe (epochs,
+schedule, optimizer, batch size, input, training images) on the paper's dataset and
+protocol; any other run shows its number as "not comparable" with the reason. A run of
+n of the protocol's N repeats (or k folds) at that recipe is a *sample*: it estimates
+the same quantity with a wider interval, and is judged. A comparable run whose
+predictions carry no information (one class takes nearly all predictions, accuracy at
+or below the majority-class rate, a non-finite loss) is "degenerate": the recipe failed,
+and none of its claims can be "reproduced". Otherwise the claim's number is set against
+the run's 95% interval (`common.intervals`), which must also be narrow enough to decide
+anything.
 """
 from __future__ import annotations
 
@@ -44,7 +47,13 @@ MEANINGS = {
 ONE_CLASS_SHARE = 0.95
 FRACTION_HALF_WIDTH = 0.05  # a rate's interval wider than +-5 points decides nothing
 RELATIVE_HALF_WIDTH = 0.10  # other units: +-10% of the paper's number
-CUT_DOWN = ("epochs", "repeats", "folds", "train_images")
+CUT_DOWN = ("epochs", "train_images")
+SAMPLED = ("repeats", "folds")  # fewer of these is a sample of the protocol, not a change of its per-run recipe
+# One line, printed in the scoreboard's header.
+SAMPLE_RULE = ("A run of n of the protocol's N repeats or k folds, each at the paper's per-run recipe, is a *sample*: "
+               "it is judged, on an interval that combines the spread over its n runs (t with n - 1 degrees of "
+               "freedom) with the sampling of its distinct test items, so it is wider than the full protocol's. One "
+               "run of a protocol of several gives no spread over runs and is not judged (*not comparable*).")
 
 
 def degenerate_reasons(y_true, y_pred, class_names, history=None):
@@ -69,19 +78,31 @@ def degenerate_reasons(y_true, y_pred, class_names, history=None):
 
 def recipe_differences(recipe):
     """The ways a run departs from the recipe it is judged against, as (category, text) pairs:
-    "cut-down" (fewer epochs, repeats, folds or training images) or "other recipe"."""
+    "sample" (fewer repeats or folds of the same per-run recipe), "cut-down" (fewer epochs or
+    training images) or "other recipe". More repeats or folds than the recipe's is no departure."""
     out = []
     for field in recipe:
         run, target = field["run"], field["target"]
         if run == target:
             continue
-        whose = "paper" if field["source"] == "paper" else "our full recipe; the paper gives none"
-        if field["label"] in CUT_DOWN and _fewer(run, target):
+        whose = "paper" if field["source"] == "paper" else \
+            f"our full recipe{': ' + field['rule'] if field.get('rule') else ''}; the paper gives none"
+        if field["label"] in SAMPLED and run is not None and target is not None:
+            if run < target:
+                out.append(("sample", f"{_show(run)} of {_show(target)} {field['label']}"))
+        elif field["label"] in CUT_DOWN and _fewer(run, target):
             out.append(("cut-down", f"{_show(run)}/{_show(target)} {field['label']}"
                         + ("" if field["source"] == "paper" else f" ({whose})")))
         else:
             out.append(("other recipe", f"{field['label']} {_show(run)} ({whose}: {_show(target)})"))
     return out
+
+
+def runs_in_sample(recipe):
+    """(runs the record holds, runs the recipe's protocol holds): repeats x folds of each."""
+    fields = {f["label"]: f for f in recipe}
+    count = lambda side: int(np.prod([fields[k][side] or 1 for k in SAMPLED if k in fields]))
+    return count("run"), count("target")
 
 
 def _fewer(run, target):
@@ -106,14 +127,16 @@ def judge(claim, run):
             return BY_CONSTRUCTION, claim["by_construction"]
     if run.smoke:
         return NOT_COMPARABLE, "synthetic data (smoke run)"
+    reasons = comparability_reasons(claim, run)
+    if reasons:  # a failed run that is not the paper's recipe says nothing about the recipe either
+        return NOT_COMPARABLE, reasons + ("; and its predictions are degenerate" if run.degenerate else "")
     if run.degenerate:
         return DEGENERATE, "; ".join(f"{fold}: {', '.join(why)}" for fold, why in run.degenerate.items())
-    reasons = comparability_reasons(claim, run)
-    if reasons:
-        return NOT_COMPARABLE, reasons
     if achieved is None or achieved["mean"] is None:
         return NOT_CHECKABLE, f"this run recorded no {claim['metric']}"
-    return compare(claim, achieved)
+    verdict, why = compare(claim, achieved)
+    sample = "; ".join(text for category, text in recipe_differences(run.recipe) if category == "sample")
+    return verdict, "; ".join(part for part in (why, sample and f"a sample: {sample}") if part)
 
 
 def comparability_reasons(claim, run):
@@ -126,6 +149,9 @@ def comparability_reasons(claim, run):
     by_category = {}
     for category, text in recipe_differences(run.recipe):
         by_category.setdefault(category, []).append(text)
+    samples, (n, total) = by_category.pop("sample", []), runs_in_sample(run.recipe)
+    if samples and n < 2:  # otherwise a sample of the protocol is judged, on its wider interval
+        parts.append(f"one run of the protocol's {total} ({', '.join(samples)}) gives no spread over runs")
     parts += [f"{category}: {', '.join(texts)}" for category, texts in by_category.items()]
     return "; ".join(parts)
 

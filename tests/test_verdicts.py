@@ -10,7 +10,7 @@ from common import record as run_record
 from common.claims import ClaimsError, load_claims
 from common.evaluation import aggregate
 from common.experiment import FoldResult
-from common.report import achieved, finished_runs, reported, write_run
+from common.report import achieved, finished_runs, reported, speaking_run, write_run, write_scoreboard
 from common.verdicts import ABOVE, BELOW, DEGENERATE, INCONCLUSIVE, NOT_COMPARABLE, REPRODUCED, compare, judge
 
 CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
@@ -43,12 +43,13 @@ def one_run(n=700, accuracy=0.7, name="official"):
     return results, [fold(name, np.arange(n))]
 
 
-def make_record(tmp_path, results, folds, config_overrides=None, smoke=False, written="2026-01-01 00:00:00"):
-    config = FER2013.resolved_config(False, config_overrides or {})
+def make_record(tmp_path, results, folds, config_overrides=None, smoke=False, written="2026-01-01 00:00:00",
+                exp=FER2013):
+    config = exp.resolved_config(False, config_overrides or {})
     data = tmp_path / "data.csv"
     data.write_text("stand-in for the dataset file")
     summary = {"total": 1000, "path": str(data), "skipped": [], "splits": None}
-    record = run_record.build(FER2013, config, "hash", smoke, summary, folds, results,
+    record = run_record.build(exp, config, "hash", smoke, summary, folds, results,
                               aggregate(results, folds, CLASSES), CLASSES, data)
     record.written = written
     return record
@@ -81,17 +82,16 @@ def test_a_cut_down_run_is_not_comparable_and_says_why(tmp_path):
     results, folds = one_run(accuracy=0.75)
     record = make_record(tmp_path, results, folds, {"epochs": 70, "protocol": {"repeats": 1}})
     verdict, why = judge(claim(0.7492), record)
-    assert verdict == NOT_COMPARABLE and "70/300 epochs" in why and "1/15 repeats" in why
+    assert verdict == NOT_COMPARABLE and "70/300 epochs" in why and "1 of 15 repeats" in why
 
 
-def test_a_run_of_the_first_folds_only_is_cut_down_by_the_folds_it_ran():
+def test_a_run_of_the_first_folds_only_is_a_sample_of_the_folds_it_ran():
     from common.verdicts import recipe_differences
     kfold = papers.experiments("sdl_stn")["ckplus_subject_10fold"]
     def fold_differences(overrides):
         config = kfold.resolved_config(False, overrides)
         return [d for d in recipe_differences(run_record.recipe_fields(kfold, config)) if "folds" in d[1]]
-    assert fold_differences({"protocol": {"folds_to_run": 3}}) == [
-        ("cut-down", "3/10 folds (our full recipe; the paper gives none)")]
+    assert fold_differences({"protocol": {"folds_to_run": 3}}) == [("sample", "3 of 10 folds")]
     assert fold_differences({}) == []
 
 
@@ -112,7 +112,7 @@ def test_a_one_epoch_run_does_not_replace_a_full_run_on_the_scoreboard(tmp_path)
         run_dir = root / "sdl_stn" / "fer2013" / name
         run_dir.mkdir(parents=True)
         write_run(run_dir, make_record(tmp_path, full, folds, overrides, written=written))
-    board = (root / "README.md").read_text()
+    board = write_scoreboard(root).read_text()
     assert "(sdl_stn/fer2013/full/report.md)" in board and "smoke-length/report.md" not in board
     assert "smoke-length" in (root / "sdl_stn" / "RUNS.md").read_text()  # listed, not hidden
     assert {r.run_id for r in finished_runs(root)["sdl_stn", "fer2013"]} == {"full", "smoke-length"}
@@ -182,3 +182,88 @@ def test_reported_and_achieved_print_in_one_unit_with_clipped_bounds():
     assert reported(claim(0.85, "lower_bound")) == "≥ 85.00%" and reported(claim(0.91, unit="loss")) == "0.91"
     results, folds = one_run(n=20, accuracy=1.0)
     assert aggregate(results, folds, CLASSES)["metrics"]["accuracy"]["ci95"][1] == 1.0  # never above 100%
+
+
+def repeats_of(accuracies, n=700):
+    """One result per repeat on the same n test items, the r-th right on accuracies[r] of them."""
+    y = balanced_labels(n)
+    results = {f"repeat{r}": FoldResult(y, predictions(y, a, seed=r), history={"loss": [1.0]}, epochs=300)
+               for r, a in enumerate(accuracies)}
+    return results, [fold(name, np.arange(n)) for name in results]
+
+
+def test_a_sample_of_the_protocols_repeats_gets_a_verdict_on_a_wider_interval(tmp_path):
+    per_run = [0.74, 0.75, 0.76]
+    sample = make_record(tmp_path, *repeats_of(per_run), {"protocol": {"repeats": 3}})
+    full = make_record(tmp_path, *repeats_of(per_run * 5), {"protocol": {"repeats": 15}})
+    verdict, why = judge(claim(0.75), sample)
+    assert verdict == REPRODUCED and "a sample: 3 of 15 repeats" in why
+    assert judge(claim(0.85), sample)[0] == BELOW
+    width = lambda record: np.diff(record.metrics["accuracy"]["ci95"])[0]
+    assert width(sample) > width(full)  # the same per-run results: only the number of runs differs
+    assert sample.faithfulness < full.faithfulness
+
+
+def test_one_run_of_a_protocol_of_several_is_not_a_sample(tmp_path):
+    record = make_record(tmp_path, *repeats_of([0.75]), {"protocol": {"repeats": 1}})
+    verdict, why = judge(claim(0.75), record)
+    assert verdict == NOT_COMPARABLE and "1 of 15 repeats" in why and "no spread over runs" in why
+
+
+def test_a_sample_at_a_shorter_length_or_another_rate_stays_not_comparable(tmp_path):
+    results, folds = repeats_of([0.74, 0.75, 0.76])
+    for overrides, reason in (({"epochs": 70}, "cut-down: 70/300 epochs"),
+                              ({"learning_rate": 0.001}, "learning_rate 0.001 (paper: 0.03)")):
+        record = make_record(tmp_path, results, folds, {"protocol": {"repeats": 3}, **overrides})
+        verdict, why = judge(claim(0.75), record)
+        assert verdict == NOT_COMPARABLE and reason in why
+
+
+def test_a_collapsed_sample_of_the_papers_recipe_is_the_finding(tmp_path):
+    """A degenerate run speaks when it is the most faithful comparable run; among runs that are not
+    comparable, one that learned outranks one that did not, and more folds outrank fewer."""
+    y = balanced_labels(700)
+    one_class = np.zeros((700, len(CLASSES)))
+    one_class[:, 5] = 1.0
+    collapsed = {f"repeat{r}": FoldResult(y, one_class, epochs=300) for r in range(3)}
+    printed = make_record(tmp_path, collapsed, [fold(n, np.arange(700)) for n in collapsed],
+                          {"protocol": {"repeats": 3}}, written="2026-01-01 00:00:00")
+    learned = make_record(tmp_path, *repeats_of([0.8] * 3), {"protocol": {"repeats": 3}, "learning_rate": 0.001},
+                          written="2026-02-01 00:00:00")
+    assert speaking_run([printed, learned]) is printed
+    assert judge(claim(0.75), printed)[0] == DEGENERATE
+    assert judge(claim(0.75), learned)[0] == NOT_COMPARABLE
+
+    kfold = papers.experiments("sdl_stn")["ckplus_subject_10fold"]
+    def subject_run(accuracy, folds, overrides, written):
+        results, _ = repeats_of([accuracy] * folds, n=70)
+        results = {f"fold{i}": r for i, r in enumerate(results.values())}
+        return make_record(tmp_path, results, [fold(n, np.arange(70) + 70 * i) for i, n in enumerate(results)],
+                           overrides, written=written, exp=kfold)
+    ten_folds_learned = subject_run(0.7, 10, {"epochs": 5, "learning_rate": 0.001}, "2026-01-01 00:00:00")
+    one_fold_collapsed = subject_run(0.0, 1, {"epochs": 10, "protocol": {"folds_to_run": 1}}, "2026-03-01 00:00:00")
+    assert one_fold_collapsed.degenerate and not ten_folds_learned.degenerate
+    assert speaking_run([ten_folds_learned, one_fold_collapsed]) is ten_folds_learned
+    three_folds_learned = subject_run(0.7, 3, {"epochs": 5, "learning_rate": 0.001,
+                                               "protocol": {"folds_to_run": 3}}, "2026-04-01 00:00:00")
+    assert speaking_run([ten_folds_learned, three_folds_learned]) is ten_folds_learned
+
+
+def test_where_the_paper_gives_no_length_the_length_rule_is_the_full_recipe(tmp_path):
+    crnn = papers.experiments("crnn_candide")["crnn"]
+    patience, most = crnn.config["early_stopping_patience"], crnn.config["epochs"]
+    def epochs_field(overrides, trained):
+        config = crnn.resolved_config(False, overrides)
+        fields = {f["label"]: f for f in run_record.recipe_fields(crnn, config, trained)}
+        from common.verdicts import recipe_differences
+        return fields["epochs"], recipe_differences(fields.values())
+    field, differences = epochs_field({}, [31, 40, most])
+    assert field["rule"] == f"until the validation accuracy has not improved for {patience} epochs, at most {most}"
+    assert differences == []
+    # capped below the rule's length: cut-down, unless every fold stopped by the rule before the cap
+    field, differences = epochs_field({"epochs": 12}, [12, 9, 12])
+    assert differences == [("cut-down", f"12/{most} epochs (our full recipe: {field['rule']}; the paper gives none)")]
+    assert epochs_field({"epochs": 40}, [31, 25, 38])[1] == []
+    # another patience is another recipe
+    assert epochs_field({"early_stopping_patience": 3}, [10, 9, 12])[1] == [
+        ("other recipe", f"patience 3 (our full recipe; the paper gives none: {patience})")]

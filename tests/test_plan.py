@@ -1,0 +1,60 @@
+"""The plan before long work: a probe of the training speed, the estimate, and a budget that chooses how many of
+the protocol's repeats or folds fit (at least two) or starts nothing."""
+import json
+
+import pytest
+
+import papers
+from common import plan
+from common.cli import main
+from common.plan import Plan, Probe, parse_budget
+from common.runner import run_experiment
+from tests.test_runner import SMALL_CNN
+
+
+def test_a_budget_reads_as_a_duration():
+    assert parse_budget("90m") == 5400 and parse_budget("2h") == 7200 and parse_budget("1h30m") == 5400
+    assert parse_budget("600") == 600 and parse_budget("45s") == 45
+    for wrong in ("", "ninety", "90x"):
+        with pytest.raises(ValueError, match="give a duration such as 90m"):
+            parse_budget(wrong)
+
+
+def test_the_budget_counts_repeats_folds_or_held_out_splits():
+    measured = Probe(epoch_seconds=4.0, fold_overhead=20.0, images_per_epoch=1400, wall=30.0)
+    repeats = Plan.of({"epochs": 300, "protocol": {"kind": "random_split", "repeats": 15}}, 15, measured)
+    assert (repeats.unit, repeats.most, repeats.seconds_per_run()) == ("repeat", 15, 1220.0)
+    assert repeats.fit_budget(3600) == 2 and repeats.fit_budget(10 * 3600) == 15  # never more than the protocol's
+    assert repeats.with_units(2)["protocol"] == {"kind": "random_split", "repeats": 2}
+    with pytest.raises(ValueError, match="2 repeats of the per-run recipe need about 41 min.*--budget 42m"):
+        repeats.fit_budget(1800)
+    folds = Plan.of({"epochs": 300, "protocol": {"kind": "subject_kfold", "k": 10}}, 10, measured)
+    assert folds.unit == "fold" and folds.with_units(3)["protocol"]["folds_to_run"] == 3
+    held_out = Plan.of({"epochs": 100, "protocol": {"kind": "holdout_then_kfold", "k": 3}}, 3, measured)
+    assert (held_out.unit, held_out.per_unit) == ("repeat", 3)  # a repeat is a new held-out split and its k folds
+    assert held_out.fit_budget(5 * 3 * 420 + 30) == 5  # more splits than the paper's one: a larger sample
+
+
+def test_a_budget_too_small_for_two_runs_says_what_fits_and_starts_nothing(tmp_path, capsys):
+    """The real probe, on sdl_stn's synthetic CK+: one line, and no run or work folder."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["sdl_stn", "smoke", "-e", "ckplus_image_split", "--budget", "1s", "--repeats", "6", "--epochs", "3",
+              "--out", str(tmp_path)], papers)
+    message = str(stopped.value)
+    assert "\n" not in message and "2 repeats of the per-run recipe need about" in message
+    assert "Nothing started: give --budget" in message
+    assert "Probing the training speed of sdl_stn/ckplus_image_split" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_budget_chooses_the_repeats_that_fit_and_the_plan_comes_first(tmp_path, monkeypatch, capsys):
+    measured = Probe(epoch_seconds=10.0, fold_overhead=5.0, images_per_epoch=100, wall=1.0)
+    monkeypatch.setattr(plan, "probe", lambda *args: measured)
+    run_dir = run_experiment(SMALL_CNN, smoke=True, out_root=tmp_path, budget=81,  # 25 s a repeat: 3 fit
+                             overrides={"epochs": 2, "protocol": {"repeats": 6}})
+    assert json.loads((run_dir / "metrics.json").read_text())["protocol"]["repeats"] == 3
+    err = capsys.readouterr().err
+    assert "Budget 81 s: 3 of the protocol's repeats fit" in err
+    assert "Plan for toy/small_cnn: 3 repeats x 2 epochs x 100 images per epoch" in err
+    assert "25 s per repeat, 75 s in all; the protocol's 6 repeats would take 2 min" in err
+    assert err.index("Plan for") < err.index("/6 [")  # before the progress bar, so before training
