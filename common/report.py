@@ -15,8 +15,15 @@ from common import plots
 from common.claims import claims_of
 from common.metrics import confusion_matrix
 from common.record import UNFINISHED, RunRecord, derive_deviations, recipe_fields
-from common.verdicts import (DEGENERATE, MEANINGS, NOT_CHECKABLE, NOT_COMPARABLE, SAMPLE_RULE, comparability_reasons,
-                             judge)
+from common.verdicts import (
+    DEGENERATE,
+    MEANINGS,
+    NOT_CHECKABLE,
+    NOT_COMPARABLE,
+    SAMPLE_RULE,
+    comparability_reasons,
+    judge,
+)
 
 # ---- one run ---------------------------------------------------------------------------------------
 
