@@ -179,11 +179,16 @@ def test_printed_counts_and_model_summaries(findings):
                                               "non-trainable >= batch-norm statistics"}
 
 
-def test_the_markdown_lists_failures_first_with_their_kind(findings):
+def test_the_markdown_lists_failures_as_sentences_worst_first_then_every_check(findings):
     text = to_markdown("toy", findings)
+    listed = [line for line in text.splitlines() if line[:1].isdigit()]
+    severities = [line.split("**")[1] for line in listed]
+    assert severities == sorted(severities, key=["impossible", "inconsistent", "implausible"].index)
+    assert set(severities) == {"impossible", "inconsistent", "implausible"}
+    assert "98.500% (one run on 33 items); not a multiple of 1/(N*M)" in text  # the quote, then the arithmetic
+    assert '<a id="toy"></a>' in text and "*toy: " in text and "found by: " in text  # the closing note
     rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
-    assert "**inconsistent**" in rows[0] and rows[-1].split(" | ")[3] == "ok"
-    assert "**implausible**" in text
+    assert "**impossible**" in rows[0] and rows[-1].split(" | ")[4] == "ok"
 
 
 def test_claims_without_a_way_to_check_them_are_refused(tmp_path):
