@@ -115,7 +115,8 @@ def to_markdown(paper, findings):
     """A paper's section: its findings as sentences, worst first, a closing note, then every check."""
     bad = _ordered([f for f in findings if not f.consistent])
     lines = [f'<a id="{paper}"></a>', "", f"## {paper}", ""]
-    lines += [f"{i}. **{f.severity}** ({f.family}, {f.check}; {f.item}) {f.sentence()}" for i, f in enumerate(bad, 1)]
+    lines += [f"{i}. **{f.severity}** ({f.family}{'' if f.check == f.family else ': ' + f.check}; {f.item}) "
+              f"{f.sentence()}" for i, f in enumerate(bad, 1)]
     lines += ["" if bad else "No check fails.", "", f"*{paper}: {summary_line(findings)}.*", ""]
     if findings:
         lines += ["<details><summary>Every check</summary>", "",

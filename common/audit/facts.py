@@ -63,14 +63,14 @@ def _shown(fact):
 
 def one_value_checks(claims):
     groups = {}
-    for fact in claims.get("facts", []):
-        groups.setdefault(fact["about"], []).append(fact)
+    for fact in claims.get("facts", []):  # a share and a count of one part are compared by arithmetic_checks
+        groups.setdefault(fact["about"] + (" (share)" if fact.get("share_of") else ""), []).append(fact)
         if fact["about"].endswith(".classes") and isinstance(fact["value"], list):
             count = {**fact, "value": len(fact["value"]), "about": fact["about"][:-len("classes")] + "class_count"}
             groups.setdefault(count["about"], []).append(count)
     out = []
     for about, facts in groups.items():
-        if len({f["source"] for f in facts}) < 2:
+        if len(facts) < 2:
             continue
         values = []
         for f in facts:

@@ -77,32 +77,39 @@ def headline_checks(claims):
     return out
 
 
+def _measure(claim):
+    """The measure a metric names, whatever data it is measured on: train_accuracy and accuracy are one."""
+    return claim["metric"].removeprefix("train_").removeprefix("val_")
+
+
 def _is_result(c):
     return not str(c.get("why_not_checkable", "")).startswith("other method") and c.get("measures") != "model"
 
 
 def _headline(h, all_claims):
     half = claim_half_unit(h)
-    same_metric = [c for c in all_claims if c["metric"] == h["metric"] and c is not h and not c.get("headline")
-                   and _is_result(c) and claim_kind(c) in ("point", "lower_bound")]
+    same_metric = [c for c in all_claims if _measure(c) == _measure(h) and c["source"] != h["source"]
+                   and not c.get("headline") and _is_result(c) and claim_kind(c) in ("point", "lower_bound")]
     candidates = ([c for c in all_claims if c["id"] in h["of"]] if h.get("of")
                   else [c for c in same_metric if c["dataset"] == h["dataset"]])
     hits = [c for c in candidates if matches(c["reported"], h["reported"], half)]
     listed = ", ".join(f"{c['source']} {c.get('measures')} {as_printed(c)}" for c in candidates)
     quote = f"\"{h['printed']}\" ({h['dataset']}, {h.get('measures')})"
     if not hits:
-        elsewhere = [c for c in same_metric if c not in candidates and matches(c["reported"], h["reported"], half)]
+        tables = {c["source"] for c in candidates}  # a value of the same tables it does match: a likely swap
+        elsewhere = [c for c in same_metric if c["source"] in tables and c not in candidates
+                     and matches(c["reported"], h["reported"], half)]
         note = "; it matches " + ", ".join(f"{c['id']} ({c['dataset']}, {as_printed(c)})" for c in elsewhere) \
             if elsewhere else ""
         return Finding("headline vs the table values", h["id"], h["source"], False, quote,
                        f"none of the values it speaks of rounds or cuts to {as_printed(h)}: {listed}{note}",
-                       h.get("note", ""), family="headline")
+                       family="headline")
     held_out = [c for c in hits if c.get("measures") == "test"]
     if h.get("measures") == "test" and not held_out:
         shown = ", ".join(f"{c['source']} {c.get('measures')} {as_printed(c)}" for c in hits)
         return Finding("headline vs the table values", h["id"], h["source"], False, quote,
                        f"it matches only {shown}: no test figure of the paper is {as_printed(h)}",
-                       h.get("note", ""), IMPLAUSIBLE, family="headline")
+                       severity=IMPLAUSIBLE, family="headline")
     return Finding("headline vs the table values", h["id"], h["source"], True, quote,
                    "matches " + ", ".join(f"{c['source']} {as_printed(c)}" for c in hits), family="headline")
 
@@ -149,7 +156,7 @@ def stated_size_granularity(claims):
             "granularity", c["id"], c["source"], False, f"{pct(c['reported'])} on {c['dataset']} ({c['printed']})",
             "; ".join(f"{f.paper}: {f.implied}" for f in tried),
             f"the text allows {' or '.join(map(str, runs))} run(s) on {_sizes(sizes)} test items", IMPOSSIBLE)
-        finding.check = "granularity at the stated test-set sizes"
+        finding.check, finding.family = "granularity at the stated test-set sizes", "granularity"
         out.append(finding)
     return out
 
