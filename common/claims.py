@@ -15,10 +15,11 @@ from pathlib import Path
 import yaml
 
 PAPERS_DIR = Path(__file__).resolve().parents[1] / "papers"
-SECTIONS = ("claims", "summaries", "confusion_matrices", "per_class_tables", "model_summaries", "skipped")
+SECTIONS = ("claims", "summaries", "confusion_matrices", "per_class_tables", "model_summaries", "skipped", "facts",
+            "statements")
 REQUIRED = ("id", "source", "dataset", "metric", "reported", "printed", "unit")
 OPTIONAL = ("protocol", "measures", "kind", "experiment", "why_not_checkable", "by_construction", "other_protocol",
-            "quantity", "note", "runs", "test_items")
+            "quantity", "note", "runs", "test_items", "headline", "of")
 KINDS = ("point", "lower_bound", "upper_bound", "range")
 MEASURES = ("test", "validation", "training", "model")
 # The values a unit allows: a fraction outside [0, 1] is a percentage transcribed as a number, and so on.
@@ -26,6 +27,10 @@ UNIT_RANGES = {"fraction": (0.0, 1.0), "signed_fraction": (-1.0, 1.0), "count": 
                "parameters": (0, math.inf), "loss": (0.0, math.inf), "seconds": (0.0, math.inf),
                "fps": (0.0, math.inf), "images_per_s": (0.0, math.inf)}
 INTEGER_UNITS = ("count", "parameters")
+# The text's descriptions of its data and networks, and its sentences about the tables (common/audit/facts.py,
+# text.py): audited, never judged against a run.
+FACT_FIELDS = ("unit", "approx", "share_of", "part_of", "partition", "model", "note")
+STATEMENT_FIELDS = ("difference", "difference_kind", "scale", "note")
 
 
 class ClaimsError(ValueError):
@@ -49,7 +54,25 @@ def load_claims(path):
         if claim["id"] in ids:
             raise ClaimsError(f"{path}: claim {claim['id']} appears twice")
         ids.add(claim["id"])
+    for fact in data["facts"]:
+        _check_entry(path, "fact", fact, ("id", "source", "printed", "about", "value"), FACT_FIELDS)
+    for statement in data["statements"]:
+        _check_entry(path, "statement", statement, ("id", "source", "printed", "higher"), STATEMENT_FIELDS)
+        unknown = [i for pair in statement["higher"] for i in pair if i not in ids]
+        if unknown:
+            raise ClaimsError(f"{path}: statement {statement['id']} compares unknown claim(s) {unknown}")
     return data
+
+
+def _check_entry(path, what, entry, required, known):
+    """A fact or a statement (audit only: no run measures them) has its required fields and no unknown ones."""
+    where = f"{path}: {what} {entry.get('id', '?')}"
+    missing = [f for f in required if f not in entry]
+    if missing:
+        raise ClaimsError(f"{where} lacks {', '.join(missing)}")
+    unknown = sorted(set(entry) - set(required) - set(known))
+    if unknown:
+        raise ClaimsError(f"{where} has unknown field(s) {unknown}; known: {', '.join(required + known)}")
 
 
 def _check_claim(path, claim):

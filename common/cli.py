@@ -122,6 +122,7 @@ def build_parser(registry):
         paper.add_argument("--out", help="results root (default: results/, smoke: runs/smoke/)")
     audit = sub.add_parser("audit", help="check every paper's printed numbers against each other")
     audit.add_argument("paper", nargs="?", choices=list(registry.PAPERS))
+    audit.add_argument("--out", type=Path, default=None, help="folder for audit.md and audit.json (default: results/)")
     demo = sub.add_parser("demo", help="one experiment per paper on synthetic data, a few minutes "
                                        "(--all: every paper's default experiments)")
     demo.add_argument("--all", action="store_true", help="every paper's default experiments (about 12 min on 2 cores)")
@@ -148,7 +149,7 @@ def main(argv, registry):
         return 0
     if args.command == "audit" or getattr(args, "action", None) == "audit":
         one = args.command if args.command != "audit" else args.paper  # `<paper> audit` or `audit [paper]`
-        return run_audit([one] if one else list(registry.PAPERS), registry)
+        return run_audit([one] if one else list(registry.PAPERS), registry, getattr(args, "out", None))
     if args.command == "rereport":
         from common.report import rewrite_run, write_scoreboard
         from common.runner import DEFAULT_OUT
@@ -301,31 +302,36 @@ def print_summary(run_dir):
         print(f"    {verdict}: {len(ids)} claim(s) ({', '.join(ids[:4])}{', ...' if len(ids) > 4 else ''})")
 
 
-def run_audit(papers, registry):
+def run_audit(papers, registry, out_dir=None):
     """The shared checks on every paper's claims file, plus a paper's own (its module's AUDIT, where the
     paper prints something only it can check, such as acgrnn's Fig. 7 against its Table 1)."""
-    from common.audit import IMPLAUSIBLE, INCONSISTENT, audit, to_markdown
+    from common.audit import audit, summary_line, to_markdown
     from common.claims import claims_path, load_claims
     from common.runner import DEFAULT_OUT
-    sections, inconsistent, implausible, everything = [], 0, 0, {}
+    out_dir = Path(out_dir or DEFAULT_OUT)
+    sections, notes, everything = [], [], {}
     for paper in papers:
         path = claims_path(paper)
         if not path.exists():
             sections.append(f"## {paper}: no claims file yet\n")
             continue
         claims = load_claims(path)
-        findings = audit(claims) + getattr(registry.paper_module(paper), "AUDIT", lambda claims: [])(claims)
-        inconsistent += sum(f.severity == INCONSISTENT for f in findings)
-        implausible += sum(f.severity == IMPLAUSIBLE for f in findings)
+        own = getattr(registry.paper_module(paper), "AUDIT", lambda claims: [])(claims)
+        for f in own:
+            f.family = f.family or "the paper's own object"
+        findings = audit(claims) + own
         everything[paper] = [vars(f) for f in findings]
         sections.append(to_markdown(paper, findings))
-    text = "# Claims audit\n\nEach row recomputes a number the paper printed from its other printed numbers.\n\n" + "\n".join(sections)
-    out = DEFAULT_OUT / "audit.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
+        notes.append(f"- [{paper}](#{paper}): {summary_line(findings)}")
+    text = ("# Claims audit\n\nWhat each paper's own text and printed numbers imply, recomputed (no training): "
+            "per paper, the findings worst first (*impossible*: no data could give the number; *inconsistent*: two "
+            "things the paper prints cannot both be true; *implausible*: possible, but improbable), each with the "
+            "quotes and the arithmetic, then every check.\n\n" + "\n".join(notes) + "\n\n" + "\n".join(sections))
+    out = out_dir / "audit.md"
     if len(papers) > 1:
+        out_dir.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
-        (DEFAULT_OUT / "audit.json").write_text(json.dumps(everything, indent=1))
+        (out_dir / "audit.json").write_text(json.dumps(everything, indent=1))
     print(text)
-    print(f"{inconsistent} inconsistencies and {implausible} implausible values found"
-          + (f"; written to {out}" if len(papers) > 1 else ""))
+    print("\n".join(notes) + (f"\nwritten to {out}" if len(papers) > 1 else ""))
     return 0

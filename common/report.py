@@ -332,13 +332,22 @@ def write_scoreboard(root):
         rows.sort(key=lambda row: row[1]["verdict"] == NOT_CHECKABLE)
         lines += [_scoreboard_row(paper, experiment, row, run) for experiment, row, run in rows]
         write_runs_index(root, paper, {e: r for (p, e), r in runs.items() if p == paper})
-    summary = ["", "| paper | " + " | ".join(MEANINGS) + " |", "|---" * (len(MEANINGS) + 1) + "|"]
-    summary += [f"| {paper} | " + " | ".join(str(counts.get(paper, {}).get(v, 0)) for v in MEANINGS) + " |"
-                for paper in papers]
+    findings = audit_counts(root)
+    summary = ["", "| paper | " + " | ".join(MEANINGS) + " | audit findings |", "|---" * (len(MEANINGS) + 2) + "|"]
+    summary += [f"| {paper} | " + " | ".join(str(counts.get(paper, {}).get(v, 0)) for v in MEANINGS)
+                + f" | [{findings.get(paper, '-')}](audit.md#{paper}) |" for paper in papers]
     at = lines.index("Verdicts:")
     lines[at:at] = ["Claims per verdict:", *summary, ""]
     (root / "README.md").write_text("\n".join(lines) + "\n")
     return root / "README.md"
+
+
+def audit_counts(root):
+    """Findings per paper in results/audit.json (`make audit`, no training): the papers' own numbers that fail."""
+    path = Path(root) / "audit.json"
+    if not path.exists():
+        return {}
+    return {paper: sum(not f["consistent"] for f in findings) for paper, findings in json.loads(path.read_text()).items()}
 
 
 def _scoreboard_row(paper, experiment, row, run):

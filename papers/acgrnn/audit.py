@@ -1,11 +1,11 @@
-"""What the printed Fig. 7 matrix implies for every Table 1 metric, and Table 2's impossible F-scores.
+"""What the printed Fig. 7 matrix implies for every Table 1 metric.
 
-The shared audit (common/audit.py) checks a matrix against its stated accuracy and
+The shared audit (common/audit/) checks a matrix against its stated accuracy and
 per-class figures, its class list and row totals. Table 1 states macro precision,
 sensitivity, specificity, F-score and MCC as well; this module recomputes each from
 Fig. 7, read as printed (rows "Actual") and as the text describes it (rows
-predicted), and checks that every F-score of Table 2 lies between its precision
-and sensitivity, as a harmonic mean must. `audit_findings(claims)` returns
+predicted). Table 2's F-scores against their precision and sensitivity are the shared
+macro-F bound (common/audit/text.py). `audit_findings(claims)` returns
 common.audit.Finding rows, the same as the shared checks.
 """
 from __future__ import annotations
@@ -54,12 +54,4 @@ def audit_findings(claims):
                 out.append(Finding(f"Table 1 from the matrix, {reading}", claim["id"], f"{claim['source']} vs "
                                    f"{entry['source']}", any(abs(v - claim["reported"]) <= TOLERANCE for v in values),
                                    f"{metric} {claim['printed']}", shown, f"{int(cm.sum())} items in the matrix"))
-    for method in {c["id"].rsplit("_macro_f1", 1)[0] for c in claims["claims"] if c["id"].endswith("_macro_f1")}:
-        p, r, f = (claims_by_id.get(f"{method}_{m}") for m in ("macro_precision", "macro_recall", "macro_f1"))
-        if p and r and f and method.startswith("table2"):
-            low, high = sorted((p["reported"], r["reported"]))
-            out.append(Finding("F-score between precision and sensitivity", f["id"], f["source"],
-                               low - TOLERANCE <= f["reported"] <= high + TOLERANCE, f"F {f['printed']}",
-                               f"between {p['printed']} (precision) and {r['printed']} (sensitivity); "
-                               f"2PR/(P+R) = {2 * p['reported'] * r['reported'] / (p['reported'] + r['reported']):.4f}"))
     return out
