@@ -169,6 +169,13 @@ def _append_line(path, text):
     return f"line {len(lines) + 1}"
 
 
+def _insert_blank_line(path, at=5):
+    """Put an empty line at line `at` of a text file; returns 'line N' as the FER2013 loader names it."""
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:at - 1] + [""] + lines[at - 1:]) + "\n")
+    return f"line {at}"
+
+
 def _fer_row(label="3", pixels=None, usage="Training"):
     pixels = ["128"] * fer2013.PIXELS if pixels is None else pixels
     return f"{label},{' '.join(pixels)},{usage}"
@@ -276,6 +283,7 @@ CASES = [
     C("fer-unknown-usage", "fer2013", lambda p: _append_line(p, _fer_row(usage="Validation")), "skip",
       "unknown usage 'Validation'"),
     C("fer-extra-column", "fer2013", lambda p: _append_line(p, _fer_row() + ",x"), "skip", "wrong column count"),
+    C("fer-blank-line", "fer2013", _insert_blank_line, "skip", "blank line"),
     # FER2013 files: a clear error
     C("fer-empty-file", "fer2013", lambda p: _overwrite(p, b""), "error", "empty file"),
     C("fer-headerless", "fer2013", lambda p: _overwrite(p, b"".join(p.read_bytes().splitlines(True)[1:])),
@@ -297,6 +305,8 @@ CASES = [
       "unreadable image (empty file)", lost=1),
     C("fer-folder-200x150-image", "fer2013_folder", lambda p: _overwrite(_fer_image(p), _png((150, 200))),
       "altered", "200x150 image, not 48x48: resized"),
+    C("fer-folder-colour-image", "fer2013_folder", lambda p: _overwrite(_fer_image(p), _png((48, 48, 3))),
+      "altered", "colour image (3 channels) in a grayscale set: converted to grayscale"),
     C("fer-folder-unknown-class", "fer2013_folder", lambda p: _move_to(_fer_image(p), p / "train" / "bored"),
       "skip", "unknown class folder 'bored'", lost=1),
     C("fer-folder-no-split-folders", "fer2013_folder", _unknown_layout, "error",
@@ -317,6 +327,8 @@ CASES = [
       "200x150 image, not 48x48 (wrong_size='skip')", lost=1),
     C("ck-200x150-image-resized", "ckplus", lambda p: _overwrite(_ck_image(p), _png((150, 200))), "altered",
       "200x150 image, not 48x48: resized", options={"wrong_size": "resize"}),
+    C("ck-colour-image", "ckplus", lambda p: _overwrite(_ck_image(p), _png((48, 48, 3))), "altered",
+      "colour image (3 channels) in a grayscale set: converted to grayscale"),
     C("ck-unknown-class-folder", "ckplus", lambda p: _move_to(_ck_image(p), p / "happiness"), "skip",
       "unknown class folder 'happiness'", lost=1),
     C("ck-bad-file-name", "ckplus", lambda p: _ck_image(p).rename(_ck_image(p).with_name("face.png")), "skip",
