@@ -625,3 +625,11 @@ def test_a_damaged_cache_is_named_set_aside_and_computed_again(tmp_path, capsys)
     again = cached_per_item("toy", items, {}, compute, cache_dir=tmp_path)
     assert calls == [3, 3] and np.array_equal(first["sum"], again["sum"])
     assert f"damaged file {cache}" in capsys.readouterr().err and len(list(tmp_path.glob("*-damaged-*"))) == 1
+
+
+def test_the_datasets_command_shows_its_synth_usage(capsys):
+    from datasets.__main__ import main as datasets_main
+    with pytest.raises(SystemExit):
+        datasets_main(["--help"])
+    usage = capsys.readouterr().out.split("\n\n")[0]
+    assert "python -m datasets synth" in usage and "python -m datasets [-h]" in usage
