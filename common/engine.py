@@ -56,6 +56,7 @@ from typing import Callable
 import keras
 import numpy as np
 
+from common import places
 from common.experiment import FOLD_RESULT, FoldResult, RunContext, config_hash, store_fold_result, stored_fold_result
 from common.pipeline import make_pipeline, oversample_indices, to_float
 from common.training import distribution_scope, fit, predict, set_seed
@@ -508,15 +509,15 @@ class Engine:
         """The saved state, checked against a fresh one's structure; None when there is none."""
         import jax
         path = folder / "state.npz"
-        if not path.exists():
+        saved = places.read_arrays(path)  # None: none yet, or damaged (set aside: training restarts)
+        if saved is None:
             return None
         leaves, treedef = jax.tree_util.tree_flatten_with_path(like)
-        with np.load(path) as saved:
-            names = [jax.tree_util.keystr(p) for p, _ in leaves]
-            if sorted(names) != sorted(saved.files):
-                raise ValueError(f"{path}: checkpoint does not match this model and recipe "
-                                 f"(delete it to train afresh)")
-            return jax.tree_util.tree_unflatten(treedef, [saved[name] for name in names])
+        names = [jax.tree_util.keystr(p) for p, _ in leaves]
+        if sorted(names) != sorted(saved):
+            raise ValueError(f"{path}: checkpoint does not match this model and recipe "
+                             f"(delete it to train afresh)")
+        return jax.tree_util.tree_unflatten(treedef, [saved[name] for name in names])
 
     # ---- training ---------------------------------------------------------------------------
 

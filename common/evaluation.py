@@ -140,10 +140,14 @@ def _bootstrap_standard_errors(result, class_names):
 
 
 def metric_range(name):
-    """The values a metric can take: proportions in [0, 1], MCC and gains in [-1, 1], the rest >= 0."""
-    if name in ("mcc", "accuracy_gain"):
+    """The values a metric can take, which its interval never leaves: rates (every accuracy, such as a
+    backbone's `efficientnet_test_accuracy`, macro and per-class metrics, a share of explained variance) in
+    [0, 1]; MCC and a gain of one rate over another in [-1, 1]; the rest (counts, losses, throughput) >= 0.
+    A training or validation variant (`train_mcc`, `per_class.happy.train_roc_auc`) has its metric's range."""
+    leaf = name.split(".")[-1].removeprefix("train_").removeprefix("val_")
+    if leaf == "mcc" or leaf.endswith("_gain"):
         return (-1.0, 1.0)
-    if name in ("accuracy", "train_accuracy", "val_accuracy", "baseline_accuracy") or name.startswith(
-            ("macro_", "per_class.")):
+    if name.startswith("per_class.") or leaf.startswith("macro_") or leaf == "accuracy" or leaf.endswith(
+            ("_accuracy", "explained_variance")):
         return (0.0, 1.0)
     return (0.0, np.inf)

@@ -19,6 +19,7 @@ from typing import Callable
 
 import numpy as np
 
+from common import places
 from datasets.base import Dataset
 
 
@@ -65,17 +66,22 @@ FOLD_RESULT = "fold_result.pkl"  # a finished fold's (or stage's) FoldResult in 
 
 
 def stored_fold_result(work_dir):
-    """The FoldResult stored in work_dir, or None when there is none or it is damaged (said on stderr: the
-    fold is then evaluated again from its training checkpoint)."""
+    """The FoldResult stored in work_dir, or None when there is none or it is damaged (said on stderr, the file
+    set aside: the fold is then evaluated again from its training checkpoint)."""
     stored = Path(work_dir) / FOLD_RESULT
     if not stored.exists():
         return None
     try:
-        return pickle.loads(stored.read_bytes())
-    except (pickle.UnpicklingError, EOFError, ValueError) as error:
-        print(f"WARNING: damaged fold result {stored} ({error}); evaluating it again from its training checkpoint.",
-              file=sys.stderr)
-        return None
+        result = pickle.loads(stored.read_bytes())
+        if isinstance(result, FoldResult):
+            return result
+        error = f"holds a {type(result).__name__}, not a FoldResult"
+    except Exception as failure:  # unpickling damaged bytes can raise nearly any exception
+        error = f"{type(failure).__name__}: {failure}"
+    aside = places.set_aside(stored)
+    print(f"WARNING: damaged fold result {stored} ({error}), set aside as {aside.name}; evaluating the fold again "
+          "from its training checkpoint.", file=sys.stderr)
+    return None
 
 
 def store_fold_result(work_dir, result):

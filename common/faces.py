@@ -26,9 +26,10 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
+from common import places
 from datasets.base import Dataset
 
-CACHE = Path(__file__).resolve().parents[1] / "cache" / "faces"
+CACHE = places.CACHE / "faces"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -224,7 +225,7 @@ def cached_per_item(stage, items, settings, compute, cache_dir=None):
     version = hashlib.sha1(json.dumps({"settings": settings, "code": _code_version()}, sort_keys=True,
                                       default=str).encode()).hexdigest()[:12]
     cache_file = cache_dir / f"{stage}-{version}.npz"
-    store = dict(np.load(cache_file, allow_pickle=False)) if cache_file.exists() else {}
+    store = places.read_arrays(cache_file) or {}
     known = {key: i for i, key in enumerate(store.get("_keys", []))}
     keys = item_keys(items)
     first = {}

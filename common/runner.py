@@ -34,7 +34,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import datasets
-from common import plan, report
+from common import places, plan, report
 from common import record as run_record
 from common.engine import train_replicas, use_engine
 from common.evaluation import aggregate
@@ -44,10 +44,8 @@ from common.provenance import array_hash, code_version
 from common.training import device_name, distribution_scope, epoch_listener, resumed_from_epoch, set_seed
 from datasets.paths import default_path
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = REPO / "results"
-CACHE = REPO / "cache"
-WORK = CACHE / "train"
+DEFAULT_OUT = places.RESULTS
+WORK = places.CACHE / "train"
 
 
 def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=None, data_path=None, budget=None):
@@ -60,7 +58,7 @@ def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=
     """
     config = exp.resolved_config(smoke, overrides)
     key = config_hash({"paper": exp.paper, "experiment": exp.name, "config": config, "smoke": smoke})
-    out_root = Path(out_root or DEFAULT_OUT).resolve()
+    out_root = places.out_root(out_root, DEFAULT_OUT, f"{exp.paper} {exp.name}").resolve()
     with tempfile.TemporaryDirectory() as synthetic_root:
         if smoke:
             data_path = datasets.write_synthetic(exp.dataset, synthetic_root, seed=config["seed"],
@@ -170,8 +168,8 @@ def _work_and_run_folders(identity, experiment_dir, key):
     experiment_work = WORK / identity["paper"] / identity["experiment"]
     work_root = experiment_work / config_hash(identity)
     stored = work_root / "run.json"
-    if stored.exists():
-        run = json.loads(stored.read_text())
+    run = _run_or_set_aside(stored)
+    if run is not None:
         if _alive(run["pid"]):
             raise SystemExit(f"This run is already in progress (process {run['pid']}, run folder {run['run_dir']}); "
                              "wait for it to end, or stop it first.")
@@ -179,8 +177,8 @@ def _work_and_run_folders(identity, experiment_dir, key):
         print(f"Resuming the interrupted run {run_dir} (work folder {work_root}).", file=sys.stderr)
     else:
         for other in sorted(experiment_work.glob("*/run.json")):
-            previous = json.loads(other.read_text())
-            if _alive(previous["pid"]):
+            previous = None if places.DAMAGED in other.parent.name else _run_or_set_aside(other)
+            if previous is None or _alive(previous["pid"]):
                 continue
             differs = [k for k in ("config", "smoke", "data", "code", "results")
                        if previous["identity"][k] != identity[k]]
@@ -206,6 +204,47 @@ def _work_and_run_folders(identity, experiment_dir, key):
     return work_root, run_dir
 
 
+RUN_FIELDS = {"run_dir": str, "pid": int, "identity": dict}
+IDENTITY_FIELDS = ("paper", "experiment", "config", "smoke", "data", "code", "results")
+
+
+def _read_run(stored):
+    """(the run.json of a work folder or None when it has none, None or what is wrong with it when damaged)."""
+    if not stored.exists():
+        return None, None
+    try:
+        run = json.loads(stored.read_text())
+    except (OSError, ValueError) as error:
+        return None, f"{type(error).__name__}: {error}"
+    if not isinstance(run, dict) or any(not isinstance(run.get(k), kind) for k, kind in RUN_FIELDS.items()) \
+            or any(k not in run["identity"] for k in IDENTITY_FIELDS):
+        return None, f"not a run record (fields {', '.join(RUN_FIELDS)}, identity {', '.join(IDENTITY_FIELDS)})"
+    return run, None
+
+
+def _run_or_set_aside(stored):
+    """The work folder's run.json, or None; a damaged one is named on stderr and its work folder set aside
+    (`python -m papers cleanup` lists it), so that it never blocks a later run."""
+    run, damage = _read_run(stored)
+    if damage is not None:
+        aside = places.set_aside(stored.parent)
+        print(f"WARNING: damaged {stored} ({damage}); its work folder was set aside as {aside}, and the run it "
+              "belonged to cannot resume.", file=sys.stderr)
+    return run
+
+
+def record_crash(error):
+    """Write into the run.json of this process's runs the exception that escaped, so that `cleanup` tells a
+    crashed run (a cause to fix first) from a killed one (the command line calls it)."""
+    for stored in WORK.glob("*/*/*/run.json"):
+        run, _ = _read_run(stored)
+        if run is not None and run["pid"] == os.getpid():
+            run["crashed"] = f"{type(error).__name__}: {error}".splitlines()[0][:300]
+            temporary = stored.with_suffix(".tmp")
+            temporary.write_text(json.dumps(run, indent=1))
+            os.replace(temporary, stored)
+
+
 def _run_fold(exp, fold, config, work_dir, run_dir, smoke):
     stored = stored_fold_result(work_dir)
     if stored is not None:
@@ -229,27 +268,36 @@ def cleanup(out_roots=None, remove=False):
     and work folders under cache/train. A run whose process still lives is left alone;
     a folder without metrics.json and without the marker (kept by hand) is listed, never
     deleted. Returns the lines it printed."""
-    live_runs, lines = set(), []
+    live_runs, crashed, lines = set(), {}, []
     works = sorted(p for p in WORK.glob("*/*/*") if p.is_dir()) if WORK.exists() else []
     run_dirs = set()
     for work in works:
-        run = json.loads((work / "run.json").read_text()) if (work / "run.json").exists() else None
-        if run is None:
+        run, damage = _read_run(work / "run.json")
+        if places.DAMAGED in work.name:
+            status, removable = "damaged, set aside by a later run", True
+        elif damage is not None:
+            status, removable = f"damaged run.json ({damage}): this run cannot resume", True
+        elif run is None:
             status, removable = "stale: no run.json (an older version's, or killed at its start)", True
         elif _alive(run.get("pid")):
             status, removable = f"in progress (pid {run['pid']})", False
             live_runs.add(run["run_dir"])
         elif run["identity"]["code"] != code_version():
             status, removable = "stale: the code changed since, a rerun would start afresh", True
+        elif run.get("crashed"):
+            status, removable = f"crashed: {run['crashed']} (fix that, then rerun the same command to resume)", True
         else:
             status, removable = "interrupted: rerun the same command to resume it", True
         if run:
             run_dirs.add(Path(run["run_dir"]))
+            if run.get("crashed"):
+                crashed[run["run_dir"]] = run["crashed"]
         lines.append(f"work folder {work}: {status}" + (f" (run folder {run['run_dir']})" if run else ""))
         if remove and removable:
             shutil.rmtree(work)
             lines[-1] += " -> removed"
-    roots = [Path(r) for r in out_roots] if out_roots else [DEFAULT_OUT, *sorted((REPO / "runs").glob("*"))]
+    default_roots = [DEFAULT_OUT, *sorted(places.RUNS.glob("*"))] if places.RUNS else []  # installed: none
+    roots = [Path(r) for r in out_roots] if out_roots else default_roots
     for root in roots:
         run_dirs |= {p for p in root.glob("*/*/*") if p.is_dir()}
     for run_dir in sorted(d for d in run_dirs if d.is_dir() and not (d / "metrics.json").exists()):
@@ -258,7 +306,8 @@ def cleanup(out_roots=None, remove=False):
         elif str(run_dir) in live_runs:
             lines.append(f"run folder {run_dir}: in progress")
         else:
-            lines.append(f"run folder {run_dir}: unfinished (killed)")
+            how = f"crashed: {crashed[str(run_dir)]}" if str(run_dir) in crashed else "killed"
+            lines.append(f"run folder {run_dir}: unfinished ({how})")
             if remove:
                 shutil.rmtree(run_dir)
                 lines[-1] += " -> removed"

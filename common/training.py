@@ -159,6 +159,8 @@ class Checkpoint(keras.callbacks.Callback):
     """
 
     RESUMABLE_ATTRIBUTES = ("best", "wait", "cooldown_counter", "stopped_epoch", "best_epoch")
+    STATE_FIELDS = ("epochs_done", "stopped", "starts", "history", "seconds", "best_epoch", "best_value",
+                    "callbacks", "variables", "best")
 
     def __init__(self, folder, train_data, monitor, mode, callbacks):
         super().__init__()
@@ -175,10 +177,19 @@ class Checkpoint(keras.callbacks.Callback):
     def finished(self, epochs):
         return self.state is not None and (self.state["stopped"] or self.state["epochs_done"] >= epochs)
 
-    @staticmethod
-    def read_state(folder):
+    @classmethod
+    def read_state(cls, folder):
+        """The checkpoint's state.json, None when there is none; ValueError naming the file when it is damaged."""
         path = Path(folder) / "state.json"
-        return json.loads(path.read_text()) if path.exists() else None
+        if not path.exists():
+            return None
+        try:
+            state = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{path}: {type(error).__name__}: {error}") from None
+        if not isinstance(state, dict) or any(field not in state for field in cls.STATE_FIELDS):
+            raise ValueError(f"{path}: not a checkpoint state (fields {', '.join(cls.STATE_FIELDS)})")
+        return state
 
     def _load(self):
         """The last checkpoint, verified; (None, None) when there is none or it is damaged."""
@@ -192,8 +203,9 @@ class Checkpoint(keras.callbacks.Callback):
         except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
             aside = self.folder.with_name(f"{self.folder.name}-damaged-{time.strftime('%Y%m%d-%H%M%S')}")
             self.folder.rename(aside)
-            print(f"WARNING: damaged checkpoint in {self.folder}: {error}. Training this model afresh from its "
-                  f"first epoch; the damaged files were moved to {aside}.", file=sys.stderr)
+            named = error if isinstance(error, ValueError) else f"{self.folder / 'state.json'}: {error!r}"
+            print(f"WARNING: damaged checkpoint file {named}. Training this model afresh from its first epoch; "
+                  f"the checkpoint was moved to {aside}.", file=sys.stderr)
             return None, None
 
     def _read_arrays(self, entry):
@@ -202,9 +214,12 @@ class Checkpoint(keras.callbacks.Callback):
             raise ValueError(f"{path} is missing")
         if _sha256(path) != entry["sha256"]:
             raise ValueError(f"{path} does not match its checksum (truncated or overwritten)")
-        with np.load(path) as stored:
-            return {"model": [stored[f"model/{i}"] for i in range(entry["model"])],
-                    "optimizer": [stored[f"optimizer/{i}"] for i in range(entry["optimizer"])]}
+        try:
+            with np.load(path) as stored:
+                return {"model": [stored[f"model/{i}"] for i in range(entry["model"])],
+                        "optimizer": [stored[f"optimizer/{i}"] for i in range(entry["optimizer"])]}
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+            raise ValueError(f"{path}: unreadable arrays ({type(error).__name__}: {error})") from None
 
     def on_train_begin(self, logs=None):
         """Restore after the other callbacks' own on_train_begin reset their counters (this one runs last)."""

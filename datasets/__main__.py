@@ -61,7 +61,10 @@ def _table(summary):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     synth = bool(argv) and argv[0] == "synth"
-    parser = argparse.ArgumentParser(prog="python -m datasets" + (" synth" if synth else ""),
+    names = "{" + ",".join(sorted(datasets.LOADERS)) + "}"
+    usage = None if synth else (f"%(prog)s [-h] [--json] [-o KEY=VALUE] {names} [path]\n"
+                                f"       %(prog)s synth [-h] [--seed N] [-o KEY=VALUE] {names} dir")
+    parser = argparse.ArgumentParser(prog="python -m datasets" + (" synth" if synth else ""), usage=usage,
                                      description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", choices=sorted(datasets.LOADERS))
     parser.add_argument("path", nargs=None if synth else "?",

@@ -139,20 +139,29 @@ def decode_gray(file):
     return (None, "unreadable image") if image is None else (image, None)
 
 
+def _channels(file):
+    """How many channels the image file holds (1 for grayscale, 3 for colour, 4 with alpha)."""
+    image = cv2.imdecode(np.fromfile(file, np.uint8), cv2.IMREAD_UNCHANGED)
+    return 1 if image.ndim == 2 else image.shape[2]
+
+
 WRONG_SIZE_CHOICES = ("skip", "resize")
 
 
 def read_gray(file, size, provenance, native=None, wrong_size="resize"):
     """A grayscale image at size x size, or None once the reason is counted in provenance.
 
-    `native`: the side every image of the layout has on disk (48 for CK+48). An image of
-    another size is recorded with its size, then skipped or resized as `wrong_size` says.
-    Without `native` every image is resized to `size` as a matter of course.
+    `native`: the side every image of the layout has on disk (48 for CK+48); such a layout is
+    a grayscale release, so a colour image in it is converted and recorded in provenance.altered.
+    An image of another size is recorded with its size, then skipped or resized as `wrong_size`
+    says. Without `native` every image is resized to `size` as a matter of course.
     """
     image, problem = decode_gray(file)
     if image is None:
         provenance.skip(file, problem)
         return None
+    if native is not None and (channels := _channels(file)) > 1:
+        provenance.alter(file, f"colour image ({channels} channels) in a grayscale set: converted to grayscale")
     if native is not None and image.shape != (native, native):
         found = f"{image.shape[1]}x{image.shape[0]} image, not {native}x{native}"
         if wrong_size == "skip":

@@ -89,7 +89,8 @@ def _load_csv(path, keep) -> Dataset:
             for number, line in enumerate(stream, start=2):
                 fields = line.strip().split(b",")
                 if fields == [b""]:
-                    continue  # blank line (e.g. at the end of the file): not a row
+                    provenance.skip(f"line {number}", "blank line")
+                    continue
                 row = _parse_row(fields, len(columns), emotion_at, pixels_at, usage_at)
                 if isinstance(row, str):
                     provenance.skip(f"line {number}", row)

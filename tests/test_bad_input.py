@@ -8,11 +8,19 @@ breaks one thing, and states what must come of it:
 Nothing else may happen: no other exception, no other skip, no item silently missing.
 A few cases also go through `python -m datasets`: an error is one line on stderr naming
 the file with a non-zero exit, a skip shows in the summary, and never a traceback.
+
+Then the suite's own input: a user's mistake on `python -m papers` (a missing data path or
+dataset, a `--set` value of the wrong type or range) is one line naming it and the fix, with
+no traceback and no folder left behind; and damaged state (a work folder's run.json, a
+checkpoint, a stored fold result, a cache) is named by its file, set aside, and never blocks
+a later run or `cleanup`, which tells a crashed run from a killed one.
 """
 import csv
 import dataclasses
 import gzip
+import json
 import lzma
+import os
 import shutil
 import subprocess
 import sys
@@ -24,6 +32,10 @@ import numpy as np
 import pytest
 
 import datasets
+from common import runner
+from common.experiment import FOLD_RESULT, config_hash, stored_fold_result
+from common.provenance import code_version
+from common.record import UNFINISHED
 from conftest import write_fer_image_folders
 from datasets import ckplus, fer2013, mevie, samm
 from datasets.base import DatasetError
@@ -169,6 +181,13 @@ def _append_line(path, text):
     return f"line {len(lines) + 1}"
 
 
+def _insert_blank_line(path, at=5):
+    """Put an empty line at line `at` of a text file; returns 'line N' as the FER2013 loader names it."""
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:at - 1] + [""] + lines[at - 1:]) + "\n")
+    return f"line {at}"
+
+
 def _fer_row(label="3", pixels=None, usage="Training"):
     pixels = ["128"] * fer2013.PIXELS if pixels is None else pixels
     return f"{label},{' '.join(pixels)},{usage}"
@@ -276,6 +295,7 @@ CASES = [
     C("fer-unknown-usage", "fer2013", lambda p: _append_line(p, _fer_row(usage="Validation")), "skip",
       "unknown usage 'Validation'"),
     C("fer-extra-column", "fer2013", lambda p: _append_line(p, _fer_row() + ",x"), "skip", "wrong column count"),
+    C("fer-blank-line", "fer2013", _insert_blank_line, "skip", "blank line"),
     # FER2013 files: a clear error
     C("fer-empty-file", "fer2013", lambda p: _overwrite(p, b""), "error", "empty file"),
     C("fer-headerless", "fer2013", lambda p: _overwrite(p, b"".join(p.read_bytes().splitlines(True)[1:])),
@@ -297,6 +317,8 @@ CASES = [
       "unreadable image (empty file)", lost=1),
     C("fer-folder-200x150-image", "fer2013_folder", lambda p: _overwrite(_fer_image(p), _png((150, 200))),
       "altered", "200x150 image, not 48x48: resized"),
+    C("fer-folder-colour-image", "fer2013_folder", lambda p: _overwrite(_fer_image(p), _png((48, 48, 3))),
+      "altered", "colour image (3 channels) in a grayscale set: converted to grayscale"),
     C("fer-folder-unknown-class", "fer2013_folder", lambda p: _move_to(_fer_image(p), p / "train" / "bored"),
       "skip", "unknown class folder 'bored'", lost=1),
     C("fer-folder-no-split-folders", "fer2013_folder", _unknown_layout, "error",
@@ -317,6 +339,8 @@ CASES = [
       "200x150 image, not 48x48 (wrong_size='skip')", lost=1),
     C("ck-200x150-image-resized", "ckplus", lambda p: _overwrite(_ck_image(p), _png((150, 200))), "altered",
       "200x150 image, not 48x48: resized", options={"wrong_size": "resize"}),
+    C("ck-colour-image", "ckplus", lambda p: _overwrite(_ck_image(p), _png((48, 48, 3))), "altered",
+      "colour image (3 channels) in a grayscale set: converted to grayscale"),
     C("ck-unknown-class-folder", "ckplus", lambda p: _move_to(_ck_image(p), p / "happiness"), "skip",
       "unknown class folder 'happiness'", lost=1),
     C("ck-bad-file-name", "ckplus", lambda p: _ck_image(p).rename(_ck_image(p).with_name("face.png")), "skip",
@@ -464,3 +488,148 @@ def test_cli_names_the_bad_file_in_one_line_or_shows_the_skip(case, valid, tmp_p
         assert result.returncode == 0, result.stderr
         shown = next(line for line in result.stdout.splitlines() if case.problem in line)
         assert str(named) in shown
+
+
+# ---- a user's mistakes on the suite's command line: one line, no traceback, no folder left behind ----
+
+# Lines TensorFlow's C++ runtime prints that no setting reaches (the README calls them harmless).
+TF_NOTICES = ("WARNING: All log messages before absl::InitializeLog()", "I0000 ", "W0000 ", "E0000 ")
+
+
+def _garbage_csv(tmp_path):
+    path = tmp_path / "fer2013.csv"
+    path.write_bytes(_random_bytes())
+    return str(path)
+
+
+USER_MISTAKES = {  # id: (arguments after `python -m papers`, text the one line holds)
+    "missing-data-path": (lambda tmp: ["sdl_stn", "reproduce", "--data-path", "/nonexistent"],
+                          "no fer2013 data at /nonexistent (from --data-path); pass --data-dir DIR"),
+    "dataset-not-in-data-dir": (lambda tmp: ["sdl_stn", "reproduce", "--dataset", "ferg", "--data-dir", str(tmp)],
+                                "no ferg data at {tmp}/ferg/FERG_DB_256 (from --data-dir); pass --data-dir DIR "
+                                "(make: DATA_DIR=DIR) with DIR holding ferg/FERG_DB_256"),
+    "data-path-not-the-dataset": (lambda tmp: ["sdl_stn", "reproduce", "--data-path", _garbage_csv(tmp)],
+                                  "not a text CSV"),
+    "batch-size-text": (lambda tmp: ["cnn_webcam", "smoke", "-e", "adam", "--set", "batch_size=abc"],
+                        "--set batch_size=abc: batch_size must be an integer, like the config's"),
+    "learning-rate-text": (lambda tmp: ["cnn_webcam", "smoke", "-e", "adam", "--set", "learning_rate=abc"],
+                           "--set learning_rate=abc: learning_rate must be a number, like the config's"),
+    "negative-epochs": (lambda tmp: ["cnn_webcam", "smoke", "-e", "adam", "--set", "epochs=-1"],
+                        "--set epochs=-1: epochs must be an integer of at least 1, got -1"),
+    "zero-learning-rate": (lambda tmp: ["cnn_webcam", "smoke", "-e", "adam", "--set", "learning_rate=0"],
+                           "learning_rate must be above 0, got 0"),
+}
+
+
+@pytest.mark.parametrize("mistake", USER_MISTAKES)
+def test_a_users_mistake_is_one_line_before_any_folder_is_made(mistake, tmp_path):
+    arguments, expected = USER_MISTAKES[mistake]
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, "-m", "papers", *arguments(tmp_path), "--out", str(out)], cwd=REPO,
+                            capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith(TF_NOTICES)]
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert len(lines) == 1 and expected.format(tmp=tmp_path) in lines[0], result.stderr
+    assert not out.exists()  # no run folder; and no work folder of a run into `out`:
+    assert not [p for p in runner.WORK.glob("*/*/*/run.json") if str(out) in p.read_text()]
+
+
+# ---- damaged state: named (the file), set aside, never blocking a later run or `cleanup` ----
+
+def _identity(config):
+    return {"paper": "toy", "experiment": "tiny", "config": config, "smoke": False, "data": "d", "code": "c",
+            "results": "r"}
+
+
+@pytest.mark.parametrize("whose", ["this run's", "another run's"])
+def test_a_damaged_run_json_is_named_set_aside_and_never_blocks_a_run_or_cleanup(whose, tmp_path, monkeypatch,
+                                                                                capsys):
+    monkeypatch.setattr(runner, "WORK", tmp_path / "work")
+    identity = _identity({"epochs": 1})
+    damaged_identity = identity if whose == "this run's" else _identity({"epochs": 2})
+    work = tmp_path / "work" / "toy" / "tiny" / config_hash(damaged_identity)
+    work.mkdir(parents=True)
+    (work / "run.json").write_text('{"run_dir": "/tmp/x", "identity": {"pap')  # truncated
+    assert any("damaged run.json" in line and str(work) in line for line in runner.cleanup([tmp_path / "results"]))
+    work_root, run_dir = runner._work_and_run_folders(identity, tmp_path / "results" / "toy" / "tiny", "key")
+    warning = capsys.readouterr().err
+    assert f"damaged {work / 'run.json'}" in warning and "set aside" in warning
+    assert work_root.is_dir() and (run_dir / UNFINISHED).exists()
+    [aside] = (tmp_path / "work" / "toy" / "tiny").glob("*-damaged-*")
+    assert aside.name.startswith(f"{work.name}-damaged-") and (work == work_root) == (whose == "this run's")
+    runner.cleanup([tmp_path / "results"], remove=True)
+    assert not aside.exists()
+
+
+def test_cleanup_tells_a_crashed_run_from_a_killed_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "WORK", tmp_path / "work")
+    results = tmp_path / "results" / "toy" / "tiny"
+    for name in ("crashed", "killed"):
+        (results / name).mkdir(parents=True)
+        (results / name / UNFINISHED).write_text("")
+        work = tmp_path / "work" / "toy" / "tiny" / name
+        work.mkdir(parents=True)
+        identity = {**_identity({}), "code": code_version()}
+        (work / "run.json").write_text(json.dumps({"run_dir": str(results / name), "identity": identity,
+                                                   "pid": os.getpid()}))
+        if name == "crashed":
+            runner.record_crash(ValueError("batch_size 'abc' is not an integer"))
+    listed = "\n".join(runner.cleanup([tmp_path / "results"]))
+    assert f"run folder {results / 'crashed'}: unfinished (crashed: ValueError: batch_size 'abc'" in listed
+    assert f"run folder {results / 'killed'}: unfinished (killed)" in listed
+    assert "crashed: ValueError" in next(line for line in listed.splitlines() if "work folder" in line and "crashed" in line)
+
+
+def _checkpoint_state(**changes):
+    return {"epochs_done": 1, "stopped": False, "starts": [0], "history": {}, "seconds": 1.0, "best_epoch": None,
+            "best_value": None, "callbacks": [], "best": None,
+            "variables": {"file": "epoch-0001.npz", "sha256": "0" * 64, "model": 1, "optimizer": 0}, **changes}
+
+
+@pytest.mark.parametrize("damage, named", [
+    ("truncated state.json", "state.json"), ("state.json of another format", "state.json"),
+    ("arrays not matching their checksum", "epoch-0001.npz"), ("arrays missing", "epoch-0001.npz")])
+def test_a_damaged_checkpoint_names_the_file_and_is_set_aside(damage, named, tmp_path, capsys):
+    from common.training import Checkpoint
+    folder = tmp_path / "fold0" / "checkpoint"
+    folder.mkdir(parents=True)
+    state = json.dumps(_checkpoint_state())
+    (folder / "state.json").write_text({"truncated state.json": state[:40],
+                                        "state.json of another format": '{"epochs": 3}'}.get(damage, state))
+    if damage != "arrays missing":
+        (folder / "epoch-0001.npz").write_bytes(_random_bytes(100))
+    checkpoint = Checkpoint(folder, None, "val_accuracy", "max", [])
+    warning = capsys.readouterr().err
+    assert checkpoint.state is None and f"damaged checkpoint file {folder / named}" in warning, warning
+    assert not folder.exists() and len(list(folder.parent.glob("checkpoint-damaged-*"))) == 1
+
+
+def test_a_damaged_fold_result_is_named_set_aside_and_evaluated_again(tmp_path, capsys):
+    (tmp_path / FOLD_RESULT).write_bytes(b"\x80\x04\x95garbage")
+    assert stored_fold_result(tmp_path) is None
+    assert f"damaged fold result {tmp_path / FOLD_RESULT}" in capsys.readouterr().err
+    assert not (tmp_path / FOLD_RESULT).exists() and len(list(tmp_path.glob(f"{FOLD_RESULT}-damaged-*"))) == 1
+
+
+def test_a_damaged_cache_is_named_set_aside_and_computed_again(tmp_path, capsys):
+    from common.faces import cached_per_item
+    items = np.arange(12, dtype=np.uint8).reshape(3, 2, 2)
+    calls = []
+
+    def compute(batch):
+        calls.append(len(batch))
+        return {"sum": batch.reshape(len(batch), -1).sum(1)}
+    first = cached_per_item("toy", items, {}, compute, cache_dir=tmp_path)
+    [cache] = tmp_path.glob("toy-*.npz")
+    cache.write_bytes(cache.read_bytes()[:50])
+    again = cached_per_item("toy", items, {}, compute, cache_dir=tmp_path)
+    assert calls == [3, 3] and np.array_equal(first["sum"], again["sum"])
+    assert f"damaged file {cache}" in capsys.readouterr().err and len(list(tmp_path.glob("*-damaged-*"))) == 1
+
+
+def test_the_datasets_command_shows_its_synth_usage(capsys):
+    from datasets.__main__ import main as datasets_main
+    with pytest.raises(SystemExit):
+        datasets_main(["--help"])
+    usage = capsys.readouterr().out.split("\n\n")[0]
+    assert "python -m datasets synth" in usage and "python -m datasets [-h]" in usage

@@ -1,5 +1,6 @@
 """The command line: help and listing without Keras, the index of experiments it lists, and
 options that are checked before anything trains."""
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -104,3 +105,18 @@ def test_datasets_command_reads_the_default_place_without_a_path(tmp_path, monke
     monkeypatch.setattr(datasets.paths, "DEFAULT_DATA_DIR", tmp_path)
     assert datasets_main(["ckplus"]) == 0
     assert f"ckplus: {tmp_path / SUBPATHS['ckplus']}" in capsys.readouterr().out
+
+
+def test_bench_writes_to_a_scratch_folder_unless_told_to_update_the_committed_figures(tmp_path, monkeypatch,
+                                                                                        capsys):
+    from common import places
+    monkeypatch.setitem(places.SCRATCH, "bench", tmp_path / "runs" / "bench")
+    committed = sorted((REPO / "results" / "bench").iterdir())
+    before = [path.read_bytes() for path in committed]
+    assert main(["bench", "--quick", "--only", "common/metrics"], papers) == 0
+    record = json.loads((tmp_path / "runs" / "bench" / "common__metrics.json").read_text())
+    assert record["status"] == "ok" and record["device"] and f"written to {tmp_path / 'runs' / 'bench'}" in \
+        capsys.readouterr().out
+    assert [path.read_bytes() for path in committed] == before  # results/bench/ untouched
+    assert main(["bench", "--quick", "--only", "common/metrics", "--out", str(tmp_path / "commit")], papers) == 0
+    assert (tmp_path / "commit" / "common__metrics.json").exists()

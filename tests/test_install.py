@@ -6,6 +6,12 @@ another package of that name comes first on the path.
 The wheel test stays offline and fast: the wheel is built without build isolation, installed
 with --no-deps, and the fresh environment then sees this environment's installed
 dependencies through a .pth file (added after the install, so pip never touches them).
+
+An installed suite must never write into site-packages. The tests make it read-only
+(chmod -R a-w), which stops an ordinary user; but they run as root in CI, for whom it stops
+nothing, so each run also compares every file under site-packages (name, size, mtime) before
+and after, and a single file written there fails it. Python's own bytecode caching is off
+(PYTHONDONTWRITEBYTECODE) so that only the suite's writes count.
 """
 import json
 import os
@@ -20,6 +26,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 QUIET = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ""}
+QUIET.pop("FER_SUITE_DATA_DIR", None)
 
 
 def run(command, cwd, timeout=300, env=QUIET):
@@ -47,7 +54,31 @@ def installed(tmp_path_factory):
     site_packages = Path(run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              cwd=tmp).strip())
     (site_packages / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run(["chmod", "-R", "a-w", str(site_packages)], check=True)
     return python, site_packages
+
+
+def files_under(folder):
+    """{path: (size, mtime)} of every file and folder under `folder`: what a write there changes."""
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in [folder, *folder.rglob("*")]}
+
+
+@pytest.fixture
+def outside(installed, tmp_path):
+    """run_installed(*arguments, ok=True) -> the finished process of `python -m papers ...` run with the
+    installed suite from a folder outside the checkout, its per-user cache under tmp_path/cache; fails
+    when anything under site-packages changed."""
+    python, site_packages = installed
+    env = {**QUIET, "XDG_CACHE_HOME": str(tmp_path / "cache"), "PYTHONDONTWRITEBYTECODE": "1"}
+
+    def run_installed(*arguments, ok=True, timeout=600):
+        before = files_under(site_packages)
+        done = subprocess.run([str(python), "-m", "papers", *arguments], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=timeout)
+        assert files_under(site_packages) == before, "the installed suite wrote into site-packages"
+        assert (done.returncode == 0) == ok, f"{arguments}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        return done
+    return run_installed
 
 
 def test_wheel_holds_every_package_and_the_paper_files(installed):
@@ -60,15 +91,31 @@ def test_wheel_holds_every_package_and_the_paper_files(installed):
         assert (site_packages / "papers" / paper / "README.md").is_file()
 
 
-def test_installed_suite_lists_and_runs_a_smoke_experiment(installed, tmp_path):
-    python, _ = installed
-    listing = run([str(python), "-m", "papers", "list"], cwd=tmp_path)
+def test_installed_suite_runs_a_smoke_experiment_writing_only_under_out_and_the_user_cache(outside, tmp_path):
+    listing = outside("list").stdout
     assert all(f"{paper}:" in listing for paper in ("sdl_stn", "crnn_candide", "cnn_webcam"))
+    smoke = ["cnn_webcam", "smoke", "--experiment", "adam", "--epochs", "1", "--set", "synthetic.n_train=210"]
+    refused = outside(*smoke, ok=False).stderr.strip()
+    assert refused == "cnn_webcam smoke: an installed suite needs --out DIR, the folder its reports go to " \
+                      "(only a source checkout has results/ and runs/ beside the code)"
     out = tmp_path / "runs"
-    run([str(python), "-m", "papers", "cnn_webcam", "smoke", "--experiment", "adam", "--epochs", "1",
-         "--set", "synthetic.n_train=210", "--out", str(out)], cwd=tmp_path, timeout=600)
+    outside(*smoke, "--out", str(out))
     record = json.loads(next(out.glob("cnn_webcam/adam/*/metrics.json")).read_text())
     assert record["smoke"] and record["claims"]  # the claims came from the wheel's claims.yaml
+    assert (tmp_path / "cache" / "fer-reproductions" / "train" / "cnn_webcam").is_dir()  # its work folder was there
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "runs"]  # nothing else, not in the cwd either
+    assert "nothing left over by killed runs" in outside("cleanup").stdout
+
+
+def test_an_installed_suite_has_an_explicit_data_dir(outside, tmp_path):
+    help_text = outside("sdl_stn", "--help").stdout
+    assert "site-packages" not in help_text and "lib/python" not in help_text
+    assert "default: $FER_SUITE_DATA_DIR, which is not set: set it or pass --data-dir" in " ".join(help_text.split())
+    missing = outside("sdl_stn", "reproduce", "--out", str(tmp_path / "out"), ok=False).stderr.strip()
+    assert missing == ("sdl_stn/fer2013: no data directory for fer2013: pass --data-dir DIR or set "
+                       "FER_SUITE_DATA_DIR=DIR, DIR holding fer2013/fer2013.csv.xz (or --data-path to the dataset "
+                       "itself)")
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("package", ["datasets", "common"])

@@ -47,3 +47,29 @@ def test_absent_class_has_no_auc_and_is_left_out_of_macro_averages(random_predic
     assert m["per_class"]["d"]["roc_auc"] is None
     y_pred = scores[keep].argmax(1)
     assert m["macro_recall"] == pytest.approx(skm.recall_score(y_true[keep], y_pred, labels=[0, 1, 2], average="macro"))
+
+
+def test_no_interval_leaves_its_metrics_range_on_a_tiny_sample():
+    """Two folds of 7 test items whose rates spread widely (as in a smoke run): the t-interval of their mean
+    is wider than the range, and every interval is clipped to it (a backbone's accuracy is a rate too)."""
+    from types import SimpleNamespace
+
+    from common.evaluation import aggregate, metric_range
+    from common.experiment import FoldResult
+    classes = ["a", "b", "c"]
+    rng = np.random.default_rng(0)
+    results, folds = {}, []
+    for i, (extra_rate, gain) in enumerate([(0.99, 0.9), (0.4, -0.8)]):
+        y = np.arange(7) % 3
+        results[f"fold{i}"] = FoldResult(y, rng.uniform(size=(7, 3)), train_seconds=1.0, train_images=10, extra={
+            "efficientnet_test_accuracy": extra_rate, "train_mcc": gain, "accuracy_gain": gain,
+            "pca_explained_variance": extra_rate, "total_params": 100.0})
+        folds.append(SimpleNamespace(name=f"fold{i}", test_index=np.arange(7) + 7 * i, train=range(20),
+                                     val=range(5), test=range(7)))
+    metrics = aggregate(results, folds, classes)["metrics"]
+    assert metric_range("efficientnet_test_accuracy") == (0.0, 1.0) and metric_range("train_mcc") == (-1.0, 1.0)
+    assert metrics["efficientnet_test_accuracy"]["ci95"][1] == 1.0 and metrics["accuracy_gain"]["ci95"][0] == -1.0
+    for name, summary in metrics.items():
+        low, high = metric_range(name)
+        if summary["ci95"][0] is not None:
+            assert low <= summary["ci95"][0] <= summary["ci95"][1] <= high, (name, summary["ci95"])

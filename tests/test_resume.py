@@ -120,9 +120,7 @@ def test_a_damaged_checkpoint_is_named_and_its_training_restarts(tmp_path, capsy
     capsys.readouterr()
     restarted, restarted_history, _ = tiny_training(x, y, tmp_path / "killed")
     warning = capsys.readouterr().err
-    assert "damaged checkpoint" in warning and str(checkpoint) in warning and "afresh" in warning
-    if damage == "truncate the weights":
-        assert str(damaged) in warning
+    assert "damaged checkpoint file" in warning and str(damaged) in warning and "afresh" in warning
     assert restarted_history == history
     np.testing.assert_array_equal(restarted.predict(x, verbose=0), model.predict(x, verbose=0))
 

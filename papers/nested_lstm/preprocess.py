@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from common import places
 from common.faces import (
     LEFT_EYE,
     RIGHT_EYE,
@@ -42,7 +43,7 @@ from datasets.base import Dataset
 VIEWS = ("face", "aligned", "aligned_soft")
 SOFT_STRENGTH = 0.5
 NOSE_TIP, JAW_LEFT, JAW_RIGHT = 30, 0, 16
-CACHE = Path(__file__).resolve().parents[2] / "cache" / "nested_lstm"
+CACHE = places.CACHE / "nested_lstm"
 
 
 @dataclasses.dataclass
@@ -99,8 +100,8 @@ def clip_views(ds: Dataset, size=48, upscale=4, cache_dir=CACHE) -> ClipViews:
     clips = ds.images
     key = hashlib.sha1(np.ascontiguousarray(clips).tobytes() + f"{clips.shape}-{size}-{upscale}".encode()).hexdigest()
     cache_file = Path(cache_dir) / f"views-{key[:16]}.npz"
-    if cache_file.exists():
-        stored = np.load(cache_file)
+    stored = places.read_arrays(cache_file, ("views", "geometry", "face_found"))
+    if stored is not None:
         views, geometry, found = stored["views"], stored["geometry"], stored["face_found"]
     else:
         detector, predictor = DlibFaceDetector(upsample=0), DlibLandmarks()
