@@ -34,10 +34,13 @@ from common import places
 from datasets.base import DatasetError
 from datasets.paths import CHECKOUT, DATA_DIR_VARIABLE, DEFAULT_DATA_DIR, SUBPATHS, default_path
 
+ABLATION_EPOCHS = 20  # a collapse shows well within them
 PAPER_ACTIONS = {
     "reproduce": "the paper's default experiments (or --experiment) on real data -> results/",
     "smoke": "every experiment (or --experiment) on synthetic data with a tiny config -> runs/smoke/",
     "audit": "recompute what the paper's printed numbers imply (no training)",
+    "ablate": f"the printed recipe and each of its ablations (one part changed), {ABLATION_EPOCHS} epochs of the "
+              "first repeat or fold each unless --epochs says otherwise, on real data -> results/ablations/",
 }
 # Protocol keys that common.protocols.make_folds reads with a default, by protocol kind:
 # `--set protocol.<key>=...` may set them although the experiment's config leaves them out.
@@ -329,8 +332,28 @@ def run_paper(registry, args):
     experiments = [module.EXPERIMENTS[name] for name in names]
     pairs = override_pairs(args)
     overrides = [overrides_for(exp, pairs, smoke) for exp in experiments]  # all checked before any trains
-    return run_all(zip(experiments, overrides), smoke=smoke, out_root=out, data_dir=args.data_dir,
-                   data_path=args.data_path, budget=args.budget)
+    if args.action == "ablate":
+        return run_ablations(experiments, overrides, out, args)
+    run_all(zip(experiments, overrides), smoke=smoke, out_root=out, data_dir=args.data_dir,
+            data_path=args.data_path, budget=args.budget)
+    return 0
+
+
+def run_ablations(experiments, overrides, out_root, args):
+    """Each experiment's printed recipe and each of its ablations, short runs of its first repeat or fold into
+    <out>/ablations/, and a table of what each learned: results/<paper>/ablations-<experiment>.md."""
+    from common.experiment import deep_merge
+    from common.report import write_ablations
+    for exp, user in zip(experiments, overrides):
+        if not exp.ablations:
+            raise SystemExit(f"{exp.paper}/{exp.name} has no ablations (an Experiment's `ablations`)")
+        first_run = {"folds_to_run": 1} if "k" in exp.config["protocol"] else {"repeats": 1}
+        short = deep_merge({"epochs": ABLATION_EPOCHS, "protocol": first_run}, user)
+        changes = {"none (the printed recipe)": {}, **exp.ablations}
+        run_dirs = run_all(((exp, deep_merge(short, change)) for change in changes.values()), smoke=False,
+                           out_root=out_root / "ablations", data_dir=args.data_dir, data_path=args.data_path)
+        print(write_ablations(out_root / exp.paper / f"ablations-{exp.name}.md", exp, dict(zip(changes, run_dirs))))
+    return 0
 
 
 def check_data(what, dataset, data_dir, data_path):
@@ -365,8 +388,9 @@ def run_demo(registry, out, every_default=False):
 
 
 def run_all(experiments_and_overrides, *, smoke, out_root, data_dir=None, data_path=None, budget=None):
-    """Run each experiment in turn, each fold's training output under a header naming it."""
+    """Run each experiment in turn, each fold's training output under a header naming it; their run folders."""
     from common.runner import record_crash, run_experiment
+    run_dirs = []
     for exp, overrides in experiments_and_overrides:
         print(f"\n=== {exp.paper} / {exp.name}: {exp.title}" + (" (synthetic data)" if smoke else ""), flush=True)
         try:
@@ -380,7 +404,8 @@ def run_all(experiments_and_overrides, *, smoke, out_root, data_dir=None, data_p
             record_crash(error)  # `cleanup` then says the run crashed, and why
             raise
         print_summary(run_dir)
-    return 0
+        run_dirs.append(run_dir)
+    return run_dirs
 
 
 def announcing_folds(exp):

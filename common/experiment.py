@@ -112,6 +112,9 @@ class Experiment:
     # whose features it reads), trained for all folds at once (common.engine.train_stage: replicas on JAX) into
     # work_root/<fold>/<stage>/, where train_and_evaluate finds them in ctx.work_dir / <stage>.
     train_stages: Callable | None = None
+    # {what changes: config overrides}: the printed recipe with one part changed at a time, short runs that find
+    # which part makes it fail (`python -m papers <paper> ablate`, common/cli.py)
+    ablations: dict = dataclasses.field(default_factory=dict)
 
     def resolved_config(self, smoke=False, overrides=None):
         return deep_merge(deep_merge(self.config, self.smoke_config if smoke else {}), overrides or {})

@@ -7,6 +7,7 @@ claims file (`common.claims`).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -393,3 +394,31 @@ def write_runs_index(root, paper, runs_by_experiment):
     path = Path(root) / paper / "RUNS.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
+
+
+# ---- ablations: the printed recipe with one part changed at a time --------------------------------------------
+
+def write_ablations(path, exp, run_dirs):
+    """A table of short runs of `exp`'s printed recipe and of each ablation ({what changes: run folder}): which
+    learned and which collapsed, so a report can say which part of the printed recipe makes it fail."""
+    path = Path(path)
+    records = {change: RunRecord.read(run_dir) for change, run_dir in run_dirs.items()}
+    epochs = {r.epochs for r in records.values()}
+    lines = [f"# Ablations of {exp.paper}/{exp.name}", "",
+             f"Short runs ({', '.join(map(str, sorted(epochs)))} epochs of the first repeat or fold, so *not "
+             "comparable* with the paper's numbers), each changing one part of the printed recipe. Where the "
+             "printed recipe collapses and a change learns, that part of the recipe causes the collapse. Written "
+             f"by `python -m papers {exp.paper} ablate -e {exp.name}`.", "",
+             "| change | test accuracy [95% interval] | training accuracy | validation accuracy | share of the most "
+             "predicted class | collapsed | run |", "|---|---|---|---|---|---|---|"]
+    for change, record in records.items():
+        predicted = np.asarray(record.confusion_matrix).sum(axis=0)
+        metric = lambda name: fmt(record.metrics[name]["mean"]) if name in record.metrics else "-"
+        collapsed = "; ".join(", ".join(why) for why in record.degenerate.values())
+        link = os.path.relpath(Path(run_dirs[change]) / "report.md", path.parent)
+        lines.append(f"| {change} | {achieved(record.metrics['accuracy'])} | {metric('train_accuracy')} | "
+                     f"{metric('val_accuracy')} | {fmt(predicted.max() / predicted.sum())} | "
+                     f"{'yes: ' + collapsed if collapsed else 'no'} | [{record.run_id}]({link}) |")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path

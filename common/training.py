@@ -223,6 +223,7 @@ class Checkpoint(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         """Restore after the other callbacks' own on_train_begin reset their counters (this one runs last)."""
+        self.last_end = time.perf_counter()
         if self.state is None:
             self.state = {"epochs_done": 0, "stopped": False, "starts": [0], "history": {}, "seconds": 0.0,
                           "best_epoch": None, "best_value": None, "callbacks": [], "variables": None, "best": None}
@@ -255,7 +256,6 @@ class Checkpoint(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         set_epoch(self.train_data, epoch)
-        self.epoch_start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -265,7 +265,8 @@ class Checkpoint(keras.callbacks.Callback):
         state["epochs_done"] = epoch + 1
         state["stopped"] = bool(self.model.stop_training)
         state["seconds"] = self.seconds_before + time.perf_counter() - self.session_start
-        state.setdefault("epoch_seconds", []).append(time.perf_counter() - self.epoch_start)
+        # wall time since the previous epoch's checkpoint: training, validation, callbacks and that checkpoint
+        state.setdefault("epoch_seconds", []).append(time.perf_counter() - self.last_end)
         state["callbacks"] = [{"class": type(c).__name__, "state": _callback_state(c, self.RESUMABLE_ATTRIBUTES)}
                               for c in self._stateful_callbacks()]
         value = logs.get(self.monitor)
@@ -274,6 +275,7 @@ class Checkpoint(keras.callbacks.Callback):
             state["best"] = self._write_arrays(f"best-{epoch:04d}.npz", optimizer=False)
         state["variables"] = self._write_arrays(f"epoch-{epoch + 1:04d}.npz", optimizer=True)
         self._commit()
+        self.last_end = time.perf_counter()
         for listener in EPOCH_LISTENERS:
             listener()
 

@@ -58,3 +58,21 @@ def test_a_budget_chooses_the_repeats_that_fit_and_the_plan_comes_first(tmp_path
     assert "Plan for toy/small_cnn: 3 repeats x 2 epochs x 100 images per epoch" in err
     assert "25 s per repeat, 75 s in all; the protocol's 6 repeats would take 2 min" in err
     assert err.index("Plan for") < err.index("/6 [")  # before the progress bar, so before training
+
+
+def test_ablations_run_the_printed_recipe_and_each_change_and_tabulate_what_learned(tmp_path):
+    import dataclasses
+    from types import SimpleNamespace
+
+    import datasets
+    from common.cli import run_ablations
+    data = datasets.write_synthetic("fer2013", tmp_path / "data", seed=0)
+    toy = dataclasses.replace(SMALL_CNN, ablations={"one epoch more": {"epochs": 3}})
+    run_ablations([toy], [{"epochs": 2}], tmp_path / "results", SimpleNamespace(data_dir=None, data_path=str(data)))
+    table = (tmp_path / "results" / "toy" / "ablations-small_cnn.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert [row.split(" | ")[0] for row in rows] == ["| none (the printed recipe)", "| one epoch more"]
+    for row in rows:
+        link = row.rsplit("](", 1)[1].rstrip(") |")
+        assert (tmp_path / "results" / "toy" / link).exists(), link
+    assert len(list((tmp_path / "results" / "ablations" / "toy" / "small_cnn").glob("*/metrics.json"))) == 2

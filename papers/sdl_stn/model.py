@@ -27,7 +27,7 @@ import keras
 
 from common.layers import SpatialTransformer
 
-L2_FC1, L2_FC2 = 0.001, 0.01  # lambda_1, lambda_2 of eq. (5)
+FC_L2 = (0.001, 0.01)  # lambda_1, lambda_2 of eq. (5)
 
 
 def baseline_branch(image, filters, init):
@@ -51,13 +51,17 @@ def sdl_module(x, index, filters, localisation_filters, localisation_units, init
 
 def build_sdl_model(input_shape=(48, 48, 1), num_classes=7, *, pixel_mean=0.5, pixel_std=0.25,
                     baseline_filters=(32, 64, 128, 128), sdl_filters=(32, 32), localisation_filters=(8, 10, 10),
-                    localisation_units=32, fc_units=128, init_stddev=0.05, seed=None):
+                    localisation_units=32, fc_units=128, init_stddev=0.05, fc_l2=FC_L2, standardise=True, seed=None):
+    """init_stddev None: Keras' default initialisers instead of section 5's N(0, init_stddev); fc_l2 and
+    standardise False: the ablations of `experiments.ABLATIONS`."""
     # Section 5: "random Gaussian numbers with a mean value of zero and a standard deviation of 0.05"
-    init = keras.initializers.RandomNormal(0.0, init_stddev, seed=seed)
+    init = (keras.initializers.RandomNormal(0.0, init_stddev, seed=seed) if init_stddev is not None
+            else keras.initializers.GlorotUniform(seed=seed))
     image = keras.Input(input_shape, name="image")
     # The paper does not say how pixels are scaled; with N(0, 0.05) weights and no
     # normalisation layers, standardised inputs are what lets training start.
-    pixels = keras.layers.Normalization(mean=pixel_mean, variance=pixel_std ** 2, name="standardise")(image)
+    pixels = (keras.layers.Normalization(mean=pixel_mean, variance=pixel_std ** 2, name="standardise")(image)
+              if standardise else image)
 
     baseline = baseline_branch(pixels, baseline_filters, init)
     sdl1 = sdl_module(pixels, 1, sdl_filters[0], localisation_filters, localisation_units, init)
@@ -68,7 +72,7 @@ def build_sdl_model(input_shape=(48, 48, 1), num_classes=7, *, pixel_mean=0.5, p
     # Eq. (5): CE + 0.5 * (l1 * sum W1^2 + l2 * sum W2^2) on the last two FC layers;
     # keras' L2(a) adds a * sum W^2, hence a = 0.5 * lambda.
     hidden = keras.layers.Dense(fc_units, activation="relu", kernel_initializer=init,
-                                kernel_regularizer=keras.regularizers.L2(0.5 * L2_FC1), name="fc1")(joined)
+                                kernel_regularizer=keras.regularizers.L2(0.5 * fc_l2[0]), name="fc1")(joined)
     scores = keras.layers.Dense(num_classes, kernel_initializer=init,  # logits (see the module docstring)
-                                kernel_regularizer=keras.regularizers.L2(0.5 * L2_FC2), name="fc2")(hidden)
+                                kernel_regularizer=keras.regularizers.L2(0.5 * fc_l2[1]), name="fc2")(hidden)
     return keras.Model(image, scores, name="sdl_stn")
