@@ -65,7 +65,7 @@ def load_claims(path):
 
 
 def _check_entry(path, what, entry, required, known):
-    """A fact or a statement (audit only: no run measures them) has its required fields and no unknown ones."""
+    """A claim, fact or statement has its required fields and no unknown ones."""
     where = f"{path}: {what} {entry.get('id', '?')}"
     missing = [f for f in required if f not in entry]
     if missing:
@@ -77,12 +77,7 @@ def _check_entry(path, what, entry, required, known):
 
 def _check_claim(path, claim):
     where = f"{path}: claim {claim.get('id', '?')}"
-    missing = [f for f in REQUIRED if f not in claim]
-    if missing:
-        raise ClaimsError(f"{where} lacks {', '.join(missing)}")
-    unknown = sorted(set(claim) - set(REQUIRED) - set(OPTIONAL))
-    if unknown:
-        raise ClaimsError(f"{where} has unknown field(s) {unknown}; known: {', '.join(REQUIRED + OPTIONAL)}")
+    _check_entry(path, "claim", claim, REQUIRED, OPTIONAL)
     claim.setdefault("kind", "point")
     claim.setdefault("measures", default_measures(claim["metric"]))
     claim.setdefault("experiment", None)
