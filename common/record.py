@@ -150,8 +150,6 @@ def recipe_fields(exp, config, epochs_per_fold=()):
     fields = []
     for label, path in RECIPE_PATHS.items():
         run, full = _lookup(config, path), _lookup(exp.config, path)
-        if label == "folds":
-            run = _lookup(config, "protocol.folds_to_run") or run  # only the first n of the k folds ran
         if label in exp.paper_recipe and exp.paper_recipe[label] is not None:
             target, source = exp.paper_recipe[label], "paper"
             if run is None and label not in RECIPE_DEFAULTS:
@@ -170,6 +168,10 @@ def recipe_fields(exp, config, epochs_per_fold=()):
             if stopped_by_rule and config.get("early_stopping_patience") == exp.config["early_stopping_patience"]:
                 field["run"] = target  # the cap never bound: the run trained as long as the full recipe would
         fields.append(field)
+    k = _lookup(config, "protocol.k")
+    if k is not None:  # the first n of the run's k folds (fewer is a sample; another k is another recipe: `folds`)
+        fields.append({"label": "folds trained", "run": _lookup(config, "protocol.folds_to_run") or k, "target": k,
+                       "source": "suite"})
     return fields
 
 

@@ -370,7 +370,7 @@ def _runs(run, side):
     """'15' repeats, or '1 x 10 folds': the run's or the judged-against recipe's number of runs."""
     fields = {f["label"]: f for f in run.recipe}
     repeats = _plain(fields["repeats"][side]) if "repeats" in fields else "-"
-    folds = fields.get("folds")
+    folds = fields.get("folds trained" if side == "run" else "folds")
     if folds and folds[side] and (side == "run" or folds["source"] == "paper"):
         return f"{repeats} × {folds[side]} folds"
     return repeats

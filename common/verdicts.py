@@ -26,18 +26,20 @@ NOT_CHECKABLE = "not checkable"
 
 # One line each, printed in the scoreboard's header.
 MEANINGS = {
-    REPRODUCED: "the run follows the paper's recipe and the paper's number lies inside our 95% interval, "
-                "which is narrow enough to decide (see *inconclusive*).",
+    REPRODUCED: "the run follows the paper's recipe (all of its protocol's repeats or folds, or a sample of "
+                "them) and the paper's number lies inside our 95% interval, which is narrow enough to decide (see "
+                "*inconclusive*).",
     BELOW: "the paper's number lies above our whole 95% interval (our result is lower).",
     ABOVE: "the paper's number lies below our whole 95% interval (our result is higher).",
     INCONCLUSIVE: "the paper's number lies inside our 95% interval, but the interval is wider than "
                   "+-5 points (rates) or +-10% of the paper's number (other units), or there is none: "
                   "it would agree with almost any claim.",
-    NOT_COMPARABLE: "our run differs from the paper's recipe (the reason is given: cut-down epochs or "
-                    "repeats, another dataset, protocol or setting, synthetic data); its number is shown, "
-                    "not judged.",
-    DEGENERATE: "the run's predictions carry no information (one class takes >= 95% of them, accuracy at or "
-                "below the majority-class rate, or a non-finite loss): a failed run, not evidence.",
+    NOT_COMPARABLE: "our run differs from the paper's per-run recipe (the reason is given: cut-down epochs, "
+                    "another dataset, protocol or setting, synthetic data) or is a single run of a protocol of "
+                    "several; its number is shown, not judged.",
+    DEGENERATE: "the run follows the paper's recipe, but its predictions carry no information (one class takes "
+                ">= 95% of them, accuracy at or below the majority-class rate, or a non-finite loss): the recipe "
+                "failed here, so no claim of it is reproduced.",
     BY_CONSTRUCTION: "the suite built the model to match this number (e.g. a printed parameter count); "
                      "agreement shows the transcription, not the paper's result.",
     NOT_CHECKABLE: "no run can check it here (the reason is given: dataset not available, another "
@@ -48,7 +50,7 @@ ONE_CLASS_SHARE = 0.95
 FRACTION_HALF_WIDTH = 0.05  # a rate's interval wider than +-5 points decides nothing
 RELATIVE_HALF_WIDTH = 0.10  # other units: +-10% of the paper's number
 CUT_DOWN = ("epochs", "train_images")
-SAMPLED = ("repeats", "folds")  # fewer of these is a sample of the protocol, not a change of its per-run recipe
+SAMPLED = ("repeats", "folds trained")  # fewer is a sample of the protocol, not a change of its per-run recipe
 # One line, printed in the scoreboard's header.
 SAMPLE_RULE = ("A run of n of the protocol's N repeats or k folds, each at the paper's per-run recipe, is a *sample*: "
                "it is judged, on an interval that combines the spread over its n runs (t with n - 1 degrees of "

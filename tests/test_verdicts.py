@@ -91,7 +91,9 @@ def test_a_run_of_the_first_folds_only_is_a_sample_of_the_folds_it_ran():
     def fold_differences(overrides):
         config = kfold.resolved_config(False, overrides)
         return [d for d in recipe_differences(run_record.recipe_fields(kfold, config)) if "folds" in d[1]]
-    assert fold_differences({"protocol": {"folds_to_run": 3}}) == [("sample", "3 of 10 folds")]
+    assert fold_differences({"protocol": {"folds_to_run": 3}}) == [("sample", "3 of 10 folds trained")]
+    assert fold_differences({"protocol": {"k": 5}}) == [("other recipe", "folds 5 (our full recipe; the paper gives "
+                                                         "none: 10)")]  # another k trains on another share
     assert fold_differences({}) == []
 
 
