@@ -228,8 +228,8 @@ def train_stage(recipe, folds, config, work_root, figure_dir, smoke=False, *, st
             keras.backend.clear_session()
             set_seed(fold.seed)
             with distribution_scope():
-                results[fold.name] = recipe.train_and_evaluate(fold, config, RunContext(work_dir, Path(figure_dir),
-                                                                                        smoke))
+                results[fold.name] = recipe.train_and_evaluate(
+                    fold, config, RunContext(work_dir, Path(figure_dir), smoke, first_fold=fold.index == 0))
             store_fold_result(work_dir, results[fold.name])
     return results
 
@@ -271,7 +271,8 @@ def train_replicas(recipe, folds, config, work_root, figure_dir, smoke=False, *,
                                  checkpoint_every)
             test_scores, _, _ = engine.evaluate(state["best"], "test")  # each replica's best epoch
             for i, replica in enumerate(group):
-                ctx = RunContext(fold_dir(replica.fold.name), Path(figure_dir), smoke)
+                ctx = RunContext(fold_dir(replica.fold.name), Path(figure_dir), smoke,
+                                 first_fold=replica.fold.index == 0)
                 ctx.work_dir.mkdir(parents=True, exist_ok=True)
                 results[replica.fold.name] = engine.fold_result(state, i, test_scores, ctx)
                 store_fold_result(ctx.work_dir, results[replica.fold.name])

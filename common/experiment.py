@@ -38,14 +38,12 @@ class Fold:
 @dataclasses.dataclass
 class RunContext:
     """Where a fold writes: `work_dir` is stable across reruns of the same config (so an
-    interrupted training resumes from its backup); `figure_dir` is this run's output folder."""
+    interrupted training resumes from its backup); `figure_dir` is this run's output folder.
+    `first_fold`: the run's first fold (fold.index 0), which draws the run's figures."""
     work_dir: Path
     figure_dir: Path
     smoke: bool = False
-
-    @property
-    def first_fold(self):
-        return self.work_dir.name in ("official", "fold0", "repeat0", "fold0-repeat0")
+    first_fold: bool = False
 
 
 @dataclasses.dataclass

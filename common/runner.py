@@ -253,7 +253,7 @@ def _run_fold(exp, fold, config, work_dir, run_dir, smoke):
     keras.backend.clear_session()
     set_seed(fold.seed)
     with distribution_scope():  # mirrored over several GPUs where TensorFlow sees them; nothing otherwise
-        result = exp.train_and_evaluate(fold, config, RunContext(work_dir, run_dir, smoke))
+        result = exp.train_and_evaluate(fold, config, RunContext(work_dir, run_dir, smoke, first_fold=fold.index == 0))
     if len(result.y_true) != len(fold.test) or result.y_prob.shape != (len(fold.test), len(fold.test.class_names)):
         raise ValueError(f"{exp.paper}/{exp.name} {fold.name}: predictions {result.y_prob.shape} do not match "
                          f"{len(fold.test)} test items x {len(fold.test.class_names)} classes")

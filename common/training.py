@@ -45,12 +45,6 @@ def accelerator():
     return "cpu"
 
 
-def use_mixed_precision_on_gpu():
-    """float16 compute with float32 weights on a GPU (it is slower, not faster, on a CPU)."""
-    if accelerator() == "gpu":
-        keras.mixed_precision.set_global_policy("mixed_float16")
-
-
 def distribution_scope():
     """A MirroredStrategy scope when TensorFlow sees several GPUs; otherwise nothing."""
     if keras.backend.backend() == "tensorflow":
