@@ -60,12 +60,13 @@ def test_a_budget_chooses_the_repeats_that_fit_and_the_plan_comes_first(tmp_path
     assert err.index("Plan for") < err.index("/6 [")  # before the progress bar, so before training
 
 
-def test_ablations_run_the_printed_recipe_and_each_change_and_tabulate_what_learned(tmp_path):
+def test_ablations_run_the_printed_recipe_and_each_change_and_tabulate_what_learned(tmp_path, monkeypatch):
     import dataclasses
     from types import SimpleNamespace
 
     import datasets
     from common.cli import run_ablations
+    monkeypatch.setattr(plan, "probe", lambda *args: Probe(1.0, 1.0, 100, 0.0))  # the plan is tested above
     data = datasets.write_synthetic("fer2013", tmp_path / "data", seed=0)
     toy = dataclasses.replace(SMALL_CNN, ablations={"one epoch more": {"epochs": 3}})
     run_ablations([toy], [{"epochs": 2}], tmp_path / "results", SimpleNamespace(data_dir=None, data_path=str(data)))
