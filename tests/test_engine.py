@@ -29,7 +29,7 @@ def tiny_recipe():
     import keras
 
     from common.toolkit.data.pipeline import augmentation
-    from common.toolkit.train.engine import ReplicaRecipe
+    from common.toolkit.train.recipe import ReplicaRecipe
 
     def build_model(fold, config):
         image = keras.Input((12, 12, 1))
@@ -53,7 +53,7 @@ def tiny_clip_recipe():
     """A recurrent model with a softmax output on clips (N, 3, 12, 12, 2) of two views, of which it reads the first."""
     import keras
 
-    from common.toolkit.train.engine import ReplicaRecipe
+    from common.toolkit.train.recipe import ReplicaRecipe
 
     def build_model(fold, config):
         clip = keras.Input((3, 12, 12, 1))
@@ -138,7 +138,8 @@ def jax_binary_loss(tmp):
     """The step's loss on random scores, and one fold's validation loss, beside Keras' BinaryCrossentropy."""
     import keras
 
-    from common.toolkit.train.engine import Engine, Replica, cross_entropy
+    from common.toolkit.train.engine import Engine, Replica
+    from common.toolkit.train.losses import cross_entropy
     rng = np.random.default_rng(0)
     labels, logits = rng.integers(0, 3, 8), rng.normal(size=(8, 3)).astype(np.float32)
     onehot = keras.utils.to_categorical(labels, 3)

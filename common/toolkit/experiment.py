@@ -105,9 +105,9 @@ class Experiment:
     # protocol, optimizer, learning_rate, batch_size, train_images); a field the paper leaves open is judged
     # against this experiment's own config.
     paper_recipe: dict = dataclasses.field(default_factory=dict)
-    replica_recipe: object | None = None  # common.toolkit.train.engine.ReplicaRecipe: on JAX all folds train as replicas together
+    replica_recipe: object | None = None  # common.toolkit.train.recipe.ReplicaRecipe: on JAX all folds train as replicas together
     # train_stages(folds, config, work_root, run_dir, smoke): the stages before train_and_evaluate's (e.g. backbones
-    # whose features it reads), trained for all folds at once (common.toolkit.train.engine.train_stage: replicas on JAX) into
+    # whose features it reads), trained for all folds at once (common.toolkit.train.replicas.train_stage: replicas on JAX) into
     # work_root/<fold>/<stage>/, where train_and_evaluate finds them in ctx.work_dir / <stage>.
     train_stages: Callable | None = None
     # {what changes: config overrides}: the printed recipe with one part changed at a time, short runs that find

@@ -18,8 +18,8 @@ import numpy as np
 from common.toolkit.data.pipeline import augmentation, make_pipeline, to_float
 from common.toolkit.experiment import Experiment, first_fold_only
 from common.toolkit.faces import haar_face_crops
-from common.toolkit.train.engine import ReplicaRecipe
 from common.toolkit.train.fit import fit, predict
+from common.toolkit.train.recipe import ReplicaRecipe
 from datasets.base import Dataset
 from papers.cnn_webcam.hog import feature_length, hog_features
 from papers.cnn_webcam.model import build_model

@@ -20,7 +20,7 @@ Models (model.py), one `kind` per experiment:
 All train with Adam on sparse categorical cross-entropy (Tables 2-4), every model ending in a
 softmax, the best epoch by validation accuracy.
 
-How they train. The clip models train through `CLIP_RECIPE`, a common.toolkit.train.engine.ReplicaRecipe
+How they train. The clip models train through `CLIP_RECIPE`, a common.toolkit.train.recipe.ReplicaRecipe
 whose `inputs` picks the experiment's view of each frame: on TensorFlow one fold after the
 other through Keras fit, on JAX (KERAS_BACKEND=jax) all ten folds as replicas of one compiled
 step. The still-image models and `feature_rnn` keep common.toolkit.train.fit.fit (CSV log, backup,
@@ -38,8 +38,8 @@ from sklearn.decomposition import PCA
 
 from common.toolkit.data.pipeline import make_pipeline, to_float
 from common.toolkit.experiment import Experiment, FoldResult, first_fold_only
-from common.toolkit.train.engine import ReplicaRecipe
 from common.toolkit.train.fit import fit, predict
+from common.toolkit.train.recipe import ReplicaRecipe
 from datasets.video import sequence_clips
 from papers.nested_lstm import SUBSTITUTE
 from papers.nested_lstm import model as models

@@ -21,8 +21,8 @@ import datasets
 from common.toolkit.data.pipeline import augmentation, make_pipeline, to_float
 from common.toolkit.data.protocols import make_folds
 from common.toolkit.experiment import Experiment, RunContext
-from common.toolkit.train.engine import ReplicaRecipe, TrainingClock
 from common.toolkit.train.fit import set_seed
+from common.toolkit.train.recipe import ReplicaRecipe, TrainingClock
 from papers.sdl_stn.figures import saliency_figure, transform_figure
 from papers.sdl_stn.model import build_sdl_model
 

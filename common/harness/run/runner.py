@@ -43,8 +43,8 @@ from common.harness.run.provenance import array_hash, code_version
 from common.toolkit import places
 from common.toolkit.data.protocols import make_folds
 from common.toolkit.experiment import RunContext, config_hash, store_fold_result, stored_fold_result
-from common.toolkit.train.engine import train_replicas, use_engine
 from common.toolkit.train.fit import device_name, distribution_scope, epoch_listener, resumed_from_epoch, set_seed
+from common.toolkit.train.replicas import train_replicas, use_engine
 from datasets.paths import default_path
 
 DEFAULT_OUT = places.RESULTS
