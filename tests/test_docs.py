@@ -4,9 +4,9 @@ cannot drift from the code (tests/test_readme_commands.py runs the code blocks' 
 - files: a path under common/, datasets/, papers/, tests/ or docs/ (also `../../common/...` from a paper's
   README), any `x.py` in backticks (from the document's folder, else the checkout), and relative links;
 - dotted names: `common.…`, `datasets.…`, `papers.…` resolve to a module and its attributes;
-- names beside a file or module: in a line, the backticked names (snake_case or CamelCase; `prepare` or `fer`
-  could be words) after a backticked `x.py` or `common.<module>` (until the next one), and `name` in `x.py`, are
-  defined or imported at the top level of that file (in experiments.py also the paper's experiments and the
+- names beside a file or module: in a line, the backticked names after a backticked `common.<module>`, or
+  the snake_case or CamelCase ones (`prepare` or `fer` could be words) after a backticked `x.py` (until the
+  next), and `name` in `x.py`, are defined or imported at the top level of that file (in experiments.py also the paper's experiments and the
   Experiment fields), or are attributes of that module;
 - commands in backticks: `python -m papers …` parses with the CLI's parser, `make <target>` is a Makefile rule.
 """
@@ -121,7 +121,9 @@ def names_beside_files(doc):
         current = None
         for match in CODE.finditer(line):
             code = match.group(1)
-            if DOTTED.fullmatch(code) and is_module(code):
+            if code in ("common", "datasets", "papers"):
+                current = None  # a package named in prose ends the list
+            elif DOTTED.fullmatch(code) and is_module(code):
                 current = code  # `common.toolkit.faces`: `crop_face`, ... name its attributes
             elif PY_FILE.match(code):
                 current = code
@@ -129,7 +131,8 @@ def names_beside_files(doc):
                 found = re.search(r"`([A-Za-z_]\w*)` in $", before)
                 if found:
                     pairs.append((code, found.group(1)))
-            elif current and IDENTIFIER.match(code) and "." not in code and NAME_LIKE.search(code.split("(")[0]):
+            elif current and IDENTIFIER.match(code) and "." not in code and (
+                    not current.endswith(".py") or NAME_LIKE.search(code.split("(")[0])):
                 pairs.append((current, code.split("(")[0]))
     return pairs
 
@@ -214,3 +217,36 @@ def test_the_checks_see_what_they_check():
     assert any(d.startswith("common.toolkit.") for d in DOTTED.findall(prose(contract)))
     with pytest.raises(AttributeError):
         resolve("common.toolkit.train.fit.no_such_function")
+
+
+def paper_hooks():
+    """The names a paper package may define that the harness reads: every upper-case name a paper's
+    __init__.py assigns or serves from its `__getattr__` (`name == "X"`, `name in ("X", ...)`) and that
+    common/harness/cli.py or papers/__init__.py reads from a paper module."""
+    served = set()
+    for init in REPO.glob("papers/*/__init__.py"):
+        text = init.read_text()
+        served |= set(re.findall(r"^([A-Z][A-Z_]+) =", text, flags=re.M))
+        served |= set(re.findall(r"\"([A-Z][A-Z_]+)\"", text))
+    readers = (REPO / "common" / "harness" / "cli.py").read_text() + (REPO / "papers" / "__init__.py").read_text()
+    read = set(re.findall(r"\.([A-Z][A-Z_]+)\b", readers)) | set(re.findall(r"getattr\([^,]+, \"([A-Z][A-Z_]+)\"",
+                                                                             readers))
+    return served & read
+
+
+def test_the_contract_describes_every_hook_and_experiment_field():
+    contract = (REPO / "docs" / "CONTRACT.md").read_text()
+    hooks = paper_hooks()
+    assert {"EXPERIMENTS", "EXPERIMENT_INDEX", "DEFAULT_EXPERIMENTS", "AUDIT", "BENCHMARKS"} <= hooks
+    assert [h for h in sorted(hooks) if f"`{h}" not in contract] == []
+    signature = re.search(r"`Experiment\((.*?)\)`", contract, flags=re.S).group(1)
+    fields = [field.name for field in dataclasses.fields(Experiment)]
+    assert [f for f in fields if not re.search(rf"\b{f}\b", signature)] == []
+    assert [f for f in fields if f"`{f}`" not in contract and f"`{f}(" not in contract] == []
+
+
+def test_the_contract_describes_every_replica_recipe_field():
+    from common.toolkit.train.recipe import ReplicaRecipe
+    contract = (REPO / "docs" / "CONTRACT.md").read_text()
+    fields = [field.name for field in dataclasses.fields(ReplicaRecipe)]
+    assert [f for f in fields if f"`{f}`" not in contract and f"`{f}(" not in contract] == []

@@ -44,7 +44,8 @@ runner.run_experiment(papers.experiments("sdl_stn")["ckplus_image_split"], smoke
 
 @pytest.fixture(autouse=True)
 def no_probe(monkeypatch):
-    """A real run probes its training speed first (common/harness/run/plan.py); here the kills count epochs of the run."""
+    """A real run probes its training speed first (common/harness/run/plan.py); here the kills count epochs of the
+    run."""
     monkeypatch.setattr(plan, "probe", lambda *args: plan.Probe(1.0, 1.0, 100, 0.0))
 
 

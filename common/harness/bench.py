@@ -91,8 +91,8 @@ def fer2013_load_seconds(quick):
 
 
 def metrics_milliseconds(quick):
-    """Milliseconds per call of common.toolkit.eval.metrics.classification_metrics on a fold the size of FER2013's PrivateTest,
-    beside scikit-learn's functions for the metrics it computes directly (confusion matrix, MCC, per-class ROC AUC
+    """Milliseconds per call of common.toolkit.eval.metrics.classification_metrics on a fold the size of FER2013's
+    PrivateTest, beside scikit-learn's functions for the metrics it computes directly (confusion matrix, MCC, per-class ROC AUC
     and average precision: what it called before 2026-12). Every run's intervals bootstrap it 100 times per fold."""
     from sklearn import metrics as skm
 

@@ -100,15 +100,16 @@ class Experiment:
     prepare: Callable[[Dataset, dict], Dataset] | None = None  # paper-specific preprocessing
     smoke_config: dict = dataclasses.field(default_factory=dict)  # overrides for CI's synthetic run
     deviations: list[str] = dataclasses.field(default_factory=list)  # known departures from the paper
-    loader_options: dict = dataclasses.field(default_factory=dict)
-    # What the paper states of its recipe, by the labels of common.harness.run.record.RECIPE_PATHS (epochs, repeats, folds,
-    # protocol, optimizer, learning_rate, batch_size, train_images); a field the paper leaves open is judged
-    # against this experiment's own config.
+    loader_options: dict = dataclasses.field(default_factory=dict)  # datasets.load(dataset, path, **loader_options)
+    # What the paper states of its recipe, by the labels of common.harness.run.record.RECIPE_PATHS (epochs,
+    # repeats, folds, protocol, optimizer, learning_rate, batch_size, train_images); a field the paper leaves open
+    # is judged against this experiment's own config.
     paper_recipe: dict = dataclasses.field(default_factory=dict)
-    replica_recipe: object | None = None  # common.toolkit.train.recipe.ReplicaRecipe: on JAX all folds train as replicas together
+    # common.toolkit.train.recipe.ReplicaRecipe: on JAX all folds train as replicas together
+    replica_recipe: object | None = None
     # train_stages(folds, config, work_root, run_dir, smoke): the stages before train_and_evaluate's (e.g. backbones
-    # whose features it reads), trained for all folds at once (common.toolkit.train.replicas.train_stage: replicas on JAX) into
-    # work_root/<fold>/<stage>/, where train_and_evaluate finds them in ctx.work_dir / <stage>.
+    # whose features it reads), trained for all folds at once (common.toolkit.train.replicas.train_stage:
+    # replicas on JAX) into work_root/<fold>/<stage>/, where train_and_evaluate finds them in ctx.work_dir / <stage>.
     train_stages: Callable | None = None
     # {what changes: config overrides}: the printed recipe with one part changed at a time, short runs that find
     # which part makes it fail (`python -m papers <paper> ablate`, common/harness/cli.py)

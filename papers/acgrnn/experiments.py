@@ -135,8 +135,8 @@ def backbone_features(work_dir):
     """({part: features}, the backbone's FoldResult) of one fold's trained backbone."""
     result = stored_fold_result(work_dir)
     if result is None:
-        raise FileNotFoundError(f"{work_dir}: no trained backbone; run the experiment through common.harness.run.runner, whose "
-                                "train_stages hook (train_backbones) trains the backbones of every fold first")
+        raise FileNotFoundError(f"{work_dir}: no trained backbone; run the experiment through "
+                                "common.harness.run.runner, whose train_stages hook (train_backbones) trains the backbones of every fold first")
     with np.load(work_dir / "features.npz") as stored:
         return {part: stored[part] for part in PARTS}, result
 

@@ -36,8 +36,8 @@ CONFIG = {
     "seed": 0,
     "classes": clips.PAPER_CLASSES,
     "clip_frames": clips.CLIP_FRAMES,
-    # The paper gives no training length. Our full recipe (the length rule, common.harness.run.record.length_rule): until
-    # the validation accuracy has not improved for 10 epochs (ReduceLROnPlateau has halved the rate three
+    # The paper gives no training length. Our full recipe (the length rule, common.harness.run.record.length_rule):
+    # until the validation accuracy has not improved for 10 epochs (ReduceLROnPlateau has halved the rate three
     # times by then), at most 100 epochs; the per-frame baseline likewise, at most 50.
     "epochs": 100,
     "early_stopping_patience": 10,

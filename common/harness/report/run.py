@@ -133,8 +133,8 @@ def markdown(record, run_dir):
               f"{'the paper' if f['source'] == 'paper' else 'our full recipe (the paper gives none)'} |"
               for f in record.recipe]
     lines += ["", "## Claims: reported vs achieved", "",
-              "Achieved: mean [95% interval] (`common/harness/judge/intervals.py`: Wilson or bootstrap over test items for one "
-              "run, runs and test items combined for several). Verdicts as defined in "
+              "Achieved: mean [95% interval] (`common/harness/judge/intervals.py`: Wilson or bootstrap over test "
+              "items for one run, runs and test items combined for several). Verdicts as defined in "
               "[the scoreboard](../../../README.md).", "",
               "| claim | source | measures | reported | achieved | difference | verdict | quote |",
               "|---|---|---|---|---|---|---|---|"]
