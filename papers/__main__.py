@@ -1,4 +1,4 @@
-"""`python -m papers --help`: the suite's command line (see common/cli.py)."""
+"""`python -m papers --help`: the suite's command line (see common/harness/cli.py)."""
 import os
 import sys
 
@@ -11,6 +11,6 @@ import absl.logging
 absl.logging.set_verbosity(absl.logging.ERROR)
 
 import papers
-from common.cli import main
+from common.harness.cli import main
 
 sys.exit(main(sys.argv[1:], papers))

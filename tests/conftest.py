@@ -59,8 +59,8 @@ def smoke_run(once, tmp_path_factory):
     config sets) share one run.
     """
     import papers
-    from common.experiment import config_hash
-    from common.runner import run_experiment
+    from common.harness.run.runner import run_experiment
+    from common.toolkit.experiment import config_hash
 
     out_root = tmp_path_factory.mktemp("smoke_results")
 

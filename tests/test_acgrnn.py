@@ -10,18 +10,17 @@ import keras
 import numpy as np
 import pytest
 
-from common.audit import audit
-from common.claims import load_claims
-from common.experiment import deep_merge
-from common.faces import align_eyes, detect_mtcnn
-from common.layers import AttentionGatedConv1D
+from common.harness.audit import audit
+from common.harness.judge.claims import load_claims
+from common.toolkit.experiment import deep_merge
+from common.toolkit.faces import align_eyes, detect_mtcnn
 from conftest import real_data
 from datasets import fer2013, synthetic
 from datasets.base import Dataset, Provenance
 from papers.acgrnn import experiments
 from papers.acgrnn.audit import audit_findings
 from papers.acgrnn.face_stage import face_stage
-from papers.acgrnn.model import build_acgrnn, build_backbone
+from papers.acgrnn.model import AttentionGatedConv1D, build_acgrnn, build_backbone
 
 CLAIMS = Path(__file__).resolve().parents[1] / "papers" / "acgrnn" / "claims.yaml"
 
@@ -114,7 +113,7 @@ def test_audit_recomputes_table_1_from_fig_7():
 
 
 def test_a_folds_backbone_trains_once_and_a_rerun_reads_its_cached_features(tmp_path, capsys, monkeypatch):
-    from common.protocols import make_folds
+    from common.toolkit.data.protocols import make_folds
     monkeypatch.setattr(experiments, "STREAMS", ("inception",))  # one backbone of one fold keeps the test fast
     images, labels, _ = synthetic.face_images(56, fer2013.CLASS_NAMES, size=24)
     ds = Dataset("fer2013", images, labels, fer2013.CLASS_NAMES, Provenance("synthetic"))

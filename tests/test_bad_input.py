@@ -32,10 +32,10 @@ import numpy as np
 import pytest
 
 import datasets
-from common import runner
-from common.experiment import FOLD_RESULT, config_hash, stored_fold_result
-from common.provenance import code_version
-from common.record import UNFINISHED
+from common.harness.run import runner
+from common.harness.run.provenance import code_version
+from common.harness.run.record import UNFINISHED
+from common.toolkit.experiment import FOLD_RESULT, config_hash, stored_fold_result
 from conftest import write_fer_image_folders
 from datasets import ckplus, fer2013, mevie, samm
 from datasets.base import DatasetError
@@ -590,7 +590,7 @@ def _checkpoint_state(**changes):
     ("truncated state.json", "state.json"), ("state.json of another format", "state.json"),
     ("arrays not matching their checksum", "epoch-0001.npz"), ("arrays missing", "epoch-0001.npz")])
 def test_a_damaged_checkpoint_names_the_file_and_is_set_aside(damage, named, tmp_path, capsys):
-    from common.training import Checkpoint
+    from common.toolkit.train.fit import Checkpoint
     folder = tmp_path / "fold0" / "checkpoint"
     folder.mkdir(parents=True)
     state = json.dumps(_checkpoint_state())
@@ -612,7 +612,7 @@ def test_a_damaged_fold_result_is_named_set_aside_and_evaluated_again(tmp_path, 
 
 
 def test_a_damaged_cache_is_named_set_aside_and_computed_again(tmp_path, capsys):
-    from common.faces import cached_per_item
+    from common.toolkit.faces import cached_per_item
     items = np.arange(12, dtype=np.uint8).reshape(3, 2, 2)
     calls = []
 

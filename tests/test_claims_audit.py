@@ -4,8 +4,8 @@ import textwrap
 
 import pytest
 
-from common.audit import IMPLAUSIBLE, audit, to_markdown
-from common.claims import ClaimsError, load_claims
+from common.harness.audit import IMPLAUSIBLE, audit, to_markdown
+from common.harness.judge.claims import ClaimsError, load_claims
 
 # A toy paper: two classes a, b; 100 test items (40 a, 60 b); the confusion matrix [[30, 10], [15, 45]]
 # gives accuracy 0.75, P 0.6667 / 0.8182, R 0.75 / 0.75, F1 0.7059 / 0.7826, specificity 0.75 / 0.75,

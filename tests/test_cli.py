@@ -10,7 +10,7 @@ import pytest
 
 import datasets
 import papers
-from common.cli import announcing_folds, build_parser, main, override_pairs, overrides_for
+from common.harness.cli import announcing_folds, build_parser, main, override_pairs, overrides_for
 from datasets.__main__ import main as datasets_main
 from datasets.paths import SUBPATHS
 
@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_help_and_list_import_no_keras():
     """`--help`, `<paper> --help` and `list` read the light index only (Keras costs 5-20 s to import)."""
     script = ("import contextlib, io, sys, papers\n"
-              "from common.cli import main\n"
+              "from common.harness.cli import main\n"
               "for argv in (['--help'], ['sdl_stn', '--help'], ['list']):\n"
               "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
               "        main(argv, papers)\n"
@@ -109,7 +109,7 @@ def test_datasets_command_reads_the_default_place_without_a_path(tmp_path, monke
 
 def test_bench_writes_to_a_scratch_folder_unless_told_to_update_the_committed_figures(tmp_path, monkeypatch,
                                                                                         capsys):
-    from common import places
+    from common.toolkit import places
     monkeypatch.setitem(places.SCRATCH, "bench", tmp_path / "runs" / "bench")
     committed = sorted((REPO / "results" / "bench").iterdir())
     before = [path.read_bytes() for path in committed]

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from common.faces import Box
+from common.toolkit.faces import Box
 from conftest import real_data
 from datasets import samm
 from datasets.fer2013 import CLASS_NAMES

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common.claims import load_claims
-from common.faces import Landmarks
+from common.harness.judge.claims import load_claims
+from common.toolkit.faces import Landmarks
 from datasets.base import Dataset, Provenance
 from papers.crnn_candide import candide, clips
 from papers.crnn_candide.model import build_crnn

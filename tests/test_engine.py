@@ -1,4 +1,4 @@
-"""The replica engine (common/engine.py) on a tiny model with BatchNorm, dropout and augmentation.
+"""The replica engine (common/toolkit/train/engine.py) on a tiny model with BatchNorm, dropout and augmentation.
 
 The JAX parts run in a subprocess with KERAS_BACKEND=jax (this process uses TensorFlow):
 R replicas trained together must match the same R seeds trained one at a time (also for
@@ -28,8 +28,8 @@ pytest.importorskip("jax")
 def tiny_recipe():
     import keras
 
-    from common.engine import ReplicaRecipe
-    from common.pipeline import augmentation
+    from common.toolkit.data.pipeline import augmentation
+    from common.toolkit.train.recipe import ReplicaRecipe
 
     def build_model(fold, config):
         image = keras.Input((12, 12, 1))
@@ -53,7 +53,7 @@ def tiny_clip_recipe():
     """A recurrent model with a softmax output on clips (N, 3, 12, 12, 2) of two views, of which it reads the first."""
     import keras
 
-    from common.engine import ReplicaRecipe
+    from common.toolkit.train.recipe import ReplicaRecipe
 
     def build_model(fold, config):
         clip = keras.Input((3, 12, 12, 1))
@@ -93,7 +93,7 @@ def tiny_binary_recipe():
 
 def tiny_folds():
     """3 folds of unequal sizes (stratified 3-fold of 100 images, 3 unbalanced classes)."""
-    from common.protocols import make_folds
+    from common.toolkit.data.protocols import make_folds
     from datasets.base import Dataset, Provenance
     rng = np.random.default_rng(0)
     labels = rng.choice(3, 100, p=[0.5, 0.3, 0.2])
@@ -108,7 +108,7 @@ def tiny_folds():
 
 def train_group(folds, folder, group_size, config=CONFIG, checkpoint_every=5, recipe=None):
     """[(fold, state, test scores)] of `folds` trained in groups of `group_size` replicas."""
-    from common.engine import Engine, Replica
+    from common.toolkit.train.engine import Engine, Replica
     recipe, out = recipe or tiny_recipe(), []
     for start in range(0, len(folds), group_size):
         group = [Replica.build(recipe, fold, config) for fold in folds[start:start + group_size]]
@@ -138,7 +138,8 @@ def jax_binary_loss(tmp):
     """The step's loss on random scores, and one fold's validation loss, beside Keras' BinaryCrossentropy."""
     import keras
 
-    from common.engine import Engine, Replica, cross_entropy
+    from common.toolkit.train.engine import Engine, Replica
+    from common.toolkit.train.losses import cross_entropy
     rng = np.random.default_rng(0)
     labels, logits = rng.integers(0, 3, 8), rng.normal(size=(8, 3)).astype(np.float32)
     onehot = keras.utils.to_categorical(labels, 3)
@@ -157,7 +158,7 @@ def jax_binary_loss(tmp):
 
 
 def jax_killed_and_resumed(tmp):
-    from common.engine import Engine
+    from common.toolkit.train.engine import Engine
     folds, config = tiny_folds()[:2], {**CONFIG, "epochs": 5}
     whole = train_group(folds, f"{tmp}/whole", 2, config, checkpoint_every=2)
     save, saves = Engine.save, []
@@ -246,7 +247,7 @@ def test_the_replica_axis_sharded_over_two_devices_gives_the_one_device_result(r
 
 
 def test_replicas_built_one_after_another_have_the_same_signature_so_they_group():
-    from common.engine import Replica
+    from common.toolkit.train.engine import Replica
     first, second = (Replica.build(tiny_recipe(), fold, CONFIG) for fold in tiny_folds()[:2])
     assert first.signature == second.signature  # Keras' auto-generated layer names would differ otherwise
 
@@ -254,7 +255,7 @@ def test_replicas_built_one_after_another_have_the_same_signature_so_they_group(
 def test_the_tensorflow_path_trains_the_recipe_through_keras_fit(tmp_path):
     import keras
 
-    from common.experiment import RunContext
+    from common.toolkit.experiment import RunContext
     fold = tiny_folds()[0]
     keras.utils.set_random_seed(fold.seed)
     rates = []
@@ -275,7 +276,7 @@ def jax_runner_smoke(tmp):
     """sdl_stn's FER2013 experiment on a small synthetic FER2013 through the runner: 2 repeats, 2 epochs, on the
     engine (2 replicas in one step run slowly on a CPU: this checks the wiring, not what is learned)."""
     import papers
-    from common.runner import run_experiment
+    from common.harness.run.runner import run_experiment
     exp = papers.experiments("sdl_stn")["fer2013"]
     run_dir = run_experiment(exp, smoke=True, out_root=tmp, overrides={"epochs": 2, "protocol": {"repeats": 2},
                                                                 "synthetic": {"n_train": 56, "n_public": 14,

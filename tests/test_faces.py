@@ -3,8 +3,8 @@ import cv2
 import numpy as np
 import pytest
 
-from common import faces
-from common.faces import (
+from common.toolkit import faces
+from common.toolkit.faces import (
     Box,
     DlibFaceDetector,
     DlibLandmarks,

@@ -1,10 +1,10 @@
-"""common.layers.SpatialTransformer: identity at initialisation, gradients reach the
+"""sdl_stn's SpatialTransformer (papers/sdl_stn/model.py): identity at initialisation, gradients reach the
 localisation net, and a model holding it survives .keras save/load."""
 import keras
 import numpy as np
 import tensorflow as tf
 
-from common.layers import SpatialTransformer, affine_grid, bilinear_sample
+from papers.sdl_stn.model import SpatialTransformer, affine_grid, bilinear_sample
 
 
 def tiny_model(seed=0):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from common.metrics import classification_metrics
+from common.toolkit.eval.metrics import classification_metrics
 
 CLASSES = ["a", "b", "c", "d"]
 
@@ -54,8 +54,8 @@ def test_no_interval_leaves_its_metrics_range_on_a_tiny_sample():
     is wider than the range, and every interval is clipped to it (a backbone's accuracy is a rate too)."""
     from types import SimpleNamespace
 
-    from common.evaluation import aggregate, metric_range
-    from common.experiment import FoldResult
+    from common.harness.judge.evaluation import aggregate, metric_range
+    from common.toolkit.experiment import FoldResult
     classes = ["a", "b", "c"]
     rng = np.random.default_rng(0)
     results, folds = {}, []

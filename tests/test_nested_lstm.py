@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 import datasets
-from common.experiment import Fold
-from common.layers import SpatialPyramidPooling
+from common.toolkit.experiment import Fold
 from datasets import synthetic
 from datasets.base import DatasetError, Provenance
 from datasets.video import read_video, spread_clip, window_indices, write_video
 from papers.nested_lstm import experiments
+from papers.nested_lstm.model import SpatialPyramidPooling
 from papers.nested_lstm.preprocess import VIEWS, ClipViews
 
 
@@ -114,7 +114,7 @@ TINY_CNN_LSTM = {"width": 0.0625, "fc_units": 1024, "rnn_units": 512, "rnn_layer
 
 
 def test_clip_models_train_through_the_replica_recipe_on_one_view_and_folds_share_one_model_function():
-    from common.engine import Replica
+    from common.toolkit.train.engine import Replica
     on_engine = {name for name, e in experiments.EXPERIMENTS.items() if e.replica_recipe is experiments.CLIP_RECIPE}
     assert on_engine == {"ckplus_nested_lstm", "ckplus_c3d", "ckplus_cnn_lstm", "ckplus_cnn_gru"}
     ds = synthetic_clip_views(n_subjects=4, per_class=4, size=16)

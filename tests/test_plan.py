@@ -5,10 +5,10 @@ import json
 import pytest
 
 import papers
-from common import plan
-from common.cli import main
-from common.plan import Plan, Probe, parse_budget
-from common.runner import run_experiment
+from common.harness.cli import main
+from common.harness.run import plan
+from common.harness.run.plan import Plan, Probe, parse_budget
+from common.harness.run.runner import run_experiment
 from tests.test_runner import SMALL_CNN
 
 
@@ -65,7 +65,7 @@ def test_ablations_run_the_printed_recipe_and_each_change_and_tabulate_what_lear
     from types import SimpleNamespace
 
     import datasets
-    from common.cli import run_ablations
+    from common.harness.cli import run_ablations
     monkeypatch.setattr(plan, "probe", lambda *args: Probe(1.0, 1.0, 100, 0.0))  # the plan is tested above
     data = datasets.write_synthetic("fer2013", tmp_path / "data", seed=0)
     toy = dataclasses.replace(SMALL_CNN, ablations={"one epoch more": {"epochs": 3}})

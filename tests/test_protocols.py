@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from common.protocols import make_folds
+from common.toolkit.data.protocols import make_folds
 from datasets.base import Dataset, Provenance
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-import common.cli
+import common.harness.cli
 import papers
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,14 +48,14 @@ COMMANDS = documented_commands()
 
 def check_papers_command(argv, monkeypatch, capsys):
     """Run `python -m papers <argv>` up to (not including) any training; fail on any error."""
-    parser = common.cli.build_parser(papers)
+    parser = common.harness.cli.build_parser(papers)
     args = parser.parse_args(argv)
     if args.command in ("audit", "bench", "scoreboard", "rereport") or getattr(args, "action", None) == "audit":
         return  # they rewrite results/: parsing is the check
     planned = []
-    monkeypatch.setattr(common.cli, "run_all", lambda runs, **options: planned.extend(runs) or 0)
-    monkeypatch.setattr(common.cli, "check_data", lambda *where: None)  # a README's data paths are examples
-    assert common.cli.main(argv, papers) == 0
+    monkeypatch.setattr(common.harness.cli, "run_all", lambda runs, **options: planned.extend(runs) or 0)
+    monkeypatch.setattr(common.harness.cli, "check_data", lambda *where: None)  # a README's data paths are examples
+    assert common.harness.cli.main(argv, papers) == 0
     if args.command != "list":
         assert planned, f"{argv} would train nothing"
     capsys.readouterr()

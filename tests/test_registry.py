@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import papers
-from common.claims import load_claims
+from common.harness.judge.claims import load_claims
 
 REPO = Path(__file__).resolve().parents[1]
 # Smoke runs known not to learn on their synthetic data: a finding kept visible, not a pass. The test

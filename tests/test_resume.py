@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 
 import datasets
-from common import plan, runner
-from common.experiment import Experiment, FoldResult
-from common.pipeline import augmentation, make_pipeline, to_float
-from common.record import UNFINISHED
-from common.training import fit, predict, set_seed
+from common.harness.run import plan, runner
+from common.harness.run.record import UNFINISHED
+from common.toolkit.data.pipeline import augmentation, make_pipeline, to_float
+from common.toolkit.experiment import Experiment, FoldResult
+from common.toolkit.train.fit import fit, predict, set_seed
 from conftest import Interrupt
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,7 +35,7 @@ SDL_RUN = f"""
 import sys
 from pathlib import Path
 import papers
-from common import runner
+from common.harness.run import runner
 runner.WORK = Path(sys.argv[1])
 runner.run_experiment(papers.experiments("sdl_stn")["ckplus_image_split"], smoke=True, out_root=sys.argv[2],
                       overrides={{"epochs": {EPOCHS}, "synthetic": {{"n_subjects": 8, "sequences_per_class": 12}}}})
@@ -44,7 +44,8 @@ runner.run_experiment(papers.experiments("sdl_stn")["ckplus_image_split"], smoke
 
 @pytest.fixture(autouse=True)
 def no_probe(monkeypatch):
-    """A real run probes its training speed first (common/plan.py); here the kills count epochs of the run."""
+    """A real run probes its training speed first (common/harness/run/plan.py); here the kills count epochs of the
+    run."""
     monkeypatch.setattr(plan, "probe", lambda *args: plan.Probe(1.0, 1.0, 100, 0.0))
 
 

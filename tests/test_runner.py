@@ -4,10 +4,10 @@ import json
 import keras
 import numpy as np
 
-from common.experiment import Experiment, FoldResult
-from common.pipeline import make_pipeline, to_float
-from common.runner import run_experiment
-from common.training import fit, predict
+from common.harness.run.runner import run_experiment
+from common.toolkit.data.pipeline import make_pipeline, to_float
+from common.toolkit.experiment import Experiment, FoldResult
+from common.toolkit.train.fit import fit, predict
 
 SPEC_FIELDS = {"paper", "experiment", "dataset", "protocol", "backend", "device", "epochs", "train_seconds",
                "metrics", "per_class", "confusion_matrix", "class_names", "claims", "deviations"}

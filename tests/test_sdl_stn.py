@@ -6,12 +6,11 @@ import keras
 import numpy as np
 import pytest
 
-from common.claims import claims_path, load_claims
-from common.layers import SpatialTransformer
-from common.saliency import input_gradients
+from common.harness.judge.claims import claims_path, load_claims
 from datasets import ferg
 from papers.sdl_stn import DEFAULT_EXPERIMENTS, EXPERIMENTS
-from papers.sdl_stn.model import build_sdl_model
+from papers.sdl_stn.figures import input_gradients
+from papers.sdl_stn.model import SpatialTransformer, build_sdl_model
 
 TINY = dict(baseline_filters=(2, 2, 2, 2), sdl_filters=(2, 2), localisation_filters=(2, 2, 2), localisation_units=4,
             fc_units=8)

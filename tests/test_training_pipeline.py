@@ -3,8 +3,8 @@ import keras
 import numpy as np
 import pytest
 
-from common.pipeline import augmentation, make_pipeline, oversample_indices, set_epoch, to_float
-from common.training import fit, resumed_from_epoch, set_seed
+from common.toolkit.data.pipeline import augmentation, make_pipeline, oversample_indices, set_epoch, to_float
+from common.toolkit.train.fit import fit, resumed_from_epoch, set_seed
 from conftest import Interrupt
 
 

@@ -6,12 +6,23 @@ import numpy as np
 import pytest
 
 import papers
-from common import record as run_record
-from common.claims import ClaimsError, load_claims
-from common.evaluation import aggregate
-from common.experiment import FoldResult
-from common.report import achieved, finished_runs, reported, speaking_run, write_run, write_scoreboard
-from common.verdicts import ABOVE, BELOW, DEGENERATE, INCONCLUSIVE, NOT_COMPARABLE, REPRODUCED, compare, judge
+from common.harness.judge.claims import ClaimsError, load_claims
+from common.harness.judge.evaluation import aggregate
+from common.harness.judge.verdicts import (
+    ABOVE,
+    BELOW,
+    DEGENERATE,
+    INCONCLUSIVE,
+    NOT_COMPARABLE,
+    REPRODUCED,
+    compare,
+    judge,
+)
+from common.harness.report.cells import achieved, reported
+from common.harness.report.run import write_run
+from common.harness.report.scoreboard import finished_runs, speaking_run, write_scoreboard
+from common.harness.run import record as run_record
+from common.toolkit.experiment import FoldResult
 
 CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 FER2013 = papers.experiments("sdl_stn")["fer2013"]
@@ -86,7 +97,7 @@ def test_a_cut_down_run_is_not_comparable_and_says_why(tmp_path):
 
 
 def test_a_run_of_the_first_folds_only_is_a_sample_of_the_folds_it_ran():
-    from common.verdicts import recipe_differences
+    from common.harness.judge.verdicts import recipe_differences
     kfold = papers.experiments("sdl_stn")["ckplus_subject_10fold"]
     def fold_differences(overrides):
         config = kfold.resolved_config(False, overrides)
@@ -257,7 +268,7 @@ def test_where_the_paper_gives_no_length_the_length_rule_is_the_full_recipe(tmp_
     def epochs_field(overrides, trained):
         config = crnn.resolved_config(False, overrides)
         fields = {f["label"]: f for f in run_record.recipe_fields(crnn, config, trained)}
-        from common.verdicts import recipe_differences
+        from common.harness.judge.verdicts import recipe_differences
         return fields["epochs"], recipe_differences(fields.values())
     field, differences = epochs_field({}, [31, 40, most])
     assert field["rule"] == f"until the validation accuracy has not improved for {patience} epochs, at most {most}"

@@ -1,19 +1,19 @@
 """What the printed Fig. 7 matrix implies for every Table 1 metric.
 
-The shared audit (common/audit/) checks a matrix against its stated accuracy and
+The shared audit (common/harness/audit/) checks a matrix against its stated accuracy and
 per-class figures, its class list and row totals. Table 1 states macro precision,
 sensitivity, specificity, F-score and MCC as well; this module recomputes each from
 Fig. 7, read as printed (rows "Actual") and as the text describes it (rows
 predicted). Table 2's F-scores against their precision and sensitivity are the shared
-macro-F bound (common/audit/text.py). `audit_findings(claims)` returns
-common.audit.Finding rows, the same as the shared checks.
+macro-F bound (common/harness/audit/text.py). `audit_findings(claims)` returns
+common.harness.audit.Finding rows, the same as the shared checks.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from common.audit import Finding
-from common.metrics import per_class_from_confusion
+from common.harness.audit import Finding
+from common.toolkit.eval.metrics import per_class_from_confusion
 
 TABLE1 = ("accuracy", "macro_precision", "macro_recall", "macro_specificity", "macro_f1", "mcc")
 TOLERANCE = 0.0006  # Table 1 prints four decimals

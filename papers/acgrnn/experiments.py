@@ -10,7 +10,7 @@ Extra fold metrics: each backbone's own test accuracy (what fusion adds), the fa
 stage's counts on the test part, and the training-column metrics.
 
 How it runs: each backbone is a ReplicaRecipe, trained for every fold before the
-ACGRNN stage (the runner's `train_stages` hook, common.engine.train_stage): on JAX the
+ACGRNN stage (the runner's `train_stages` hook, common.toolkit.train.replicas.train_stage): on JAX the
 folds of one backbone train together as replicas of one compiled step (the GPU
 path), on TensorFlow fold after fold through Keras fit. The ACGRNN, a small network
 on feature vectors, trains per fold through Keras fit on both backends.
@@ -22,13 +22,14 @@ import sys
 import keras
 import numpy as np
 
-from common import plots
-from common.engine import ReplicaRecipe, train_stage
-from common.experiment import Experiment, FoldResult, first_fold_only, stored_fold_result
-from common.metrics import classification_metrics
-from common.pipeline import make_pipeline, to_float
-from common.protocols import stratified_subsample
-from common.training import fit, predict
+from common.toolkit.data.pipeline import make_pipeline, to_float
+from common.toolkit.data.protocols import stratified_subsample
+from common.toolkit.eval import plots
+from common.toolkit.eval.metrics import classification_metrics
+from common.toolkit.experiment import Experiment, FoldResult, first_fold_only, stored_fold_result
+from common.toolkit.train.fit import fit, predict
+from common.toolkit.train.recipe import ReplicaRecipe
+from common.toolkit.train.replicas import train_stage
 from papers.acgrnn.face_stage import face_stage
 from papers.acgrnn.model import build_acgrnn, build_backbone
 
@@ -134,8 +135,8 @@ def backbone_features(work_dir):
     """({part: features}, the backbone's FoldResult) of one fold's trained backbone."""
     result = stored_fold_result(work_dir)
     if result is None:
-        raise FileNotFoundError(f"{work_dir}: no trained backbone; run the experiment through common.runner, whose "
-                                "train_stages hook (train_backbones) trains the backbones of every fold first")
+        raise FileNotFoundError(f"{work_dir}: no trained backbone; run the experiment through "
+                                "common.harness.run.runner, whose train_stages hook (train_backbones) trains the backbones of every fold first")
     with np.load(work_dir / "features.npz") as stored:
         return {part: stored[part] for part in PARTS}, result
 

@@ -4,7 +4,7 @@
    because MTCNN's 20-pixel minimum face and 12-pixel proposal net miss most faces at
    48 pixels. The largest face at confidence >= 0.9 and its 5 keypoints are kept.
 2. Alignment from the keypoints: the similarity transform that puts the two eye
-   keypoints level at fixed template positions (common.faces.align_eyes), back to
+   keypoints level at fixed template positions (common.toolkit.faces.align_eyes), back to
    48x48. An image where MTCNN finds no face keeps its original pixels: FER2013's
    images are already centred face crops, so it stays in the data (dropping it would
    make the test set easier), and it is counted.
@@ -13,7 +13,7 @@
    the box, counted); the points, centred on their mean and divided by the distance
    between the eye centres, are the 136 geometric features, plus a 0/1 "found" flag
    (zeros where the predictor fails).
-Every step is cached on disk per image (common.faces), so the second experiment on
+Every step is cached on disk per image (common.toolkit.faces), so the second experiment on
 the same images, or a rerun, reads them back.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ import dataclasses
 
 import numpy as np
 
-from common.faces import LEFT_EYE, RIGHT_EYE, align_eyes, detect_landmarks, detect_mtcnn
+from common.toolkit.faces import LEFT_EYE, RIGHT_EYE, align_eyes, detect_landmarks, detect_mtcnn
 from datasets.base import Dataset
 
 

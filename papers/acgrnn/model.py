@@ -21,21 +21,57 @@ element-wise, z' = sum_k z_k*; concatenation is the ablation the paper compares.
 ACGRNN (Section "Attention convolutional gated recurrent neural network"): the
 fused vector is read as a sequence E (n positions of d values); per branch a
 convolution of window h (2 or 3) gives the context features C, the attention-gated
-convolution of window k (1 or 3) weights every position (common.layers), a GRU
+convolution of window k (1 or 3) weights every position (AttentionGatedConv1D below), a GRU
 runs over the weighted sequence and max-over-time pooling keeps each unit's
 largest value; the branches are concatenated, dropout 0.5, softmax. RMSProp.
 """
 from __future__ import annotations
 
 import keras
-from keras import layers
-
-from common.layers import AttentionGatedConv1D
+from keras import layers, ops
 
 BACKBONES = {
     "efficientnet": {"full": keras.applications.EfficientNetB3, "input_range": (0.0, 255.0)},
     "inception": {"full": keras.applications.InceptionResNetV2, "input_range": (-1.0, 1.0)},
 }
+
+
+# ---- the attention-gated convolution (the paper's Theorem 1) ------------------------------------------
+# Registered under the package name "common" (where it lived first), so saved models load.
+
+@keras.saving.register_keras_serializable(package="common")
+class AttentionGatedConv1D(keras.layers.Layer):
+    """Attention-gated convolution over a sequence of features: one weight per position.
+
+    The ACGRNN paper's Theorem 1: on the feature map C = [c_1 .. c_m] of a first
+    convolution, a kernel V of window k with one output channel gives the score
+    a_j = g(V x C_window) + b of every position j, over the window centred on j for
+    odd k and over j-k/2+1 .. j+k/2 for even k; that is a 1D convolution with "same"
+    padding (the padding its proof computes), so C keeps its length. The gate is a
+    sigmoid of the score (the paper names a gating mechanism without its function),
+    and the output is C with each position scaled by its weight in (0, 1).
+    Input (B, T, F) -> output (B, T, F); `attention_weights` gives the (B, T) weights.
+    """
+
+    def __init__(self, kernel_size=3, **kwargs):
+        super().__init__(**kwargs)
+        self.kernel_size = int(kernel_size)
+        self.score = keras.layers.Conv1D(1, self.kernel_size, padding="same", name="attention_score")
+
+    def build(self, input_shape):
+        self.score.build(input_shape)
+
+    def attention_weights(self, inputs):
+        return ops.squeeze(ops.sigmoid(self.score(inputs)), axis=-1)
+
+    def call(self, inputs):
+        return inputs * ops.expand_dims(self.attention_weights(inputs), -1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "kernel_size": self.kernel_size}
 
 
 def build_backbone(kind, n_classes, *, architecture="full", input_size=300, face_size=48, output="sigmoid",

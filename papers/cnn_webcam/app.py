@@ -35,7 +35,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from common.faces import Box, DlibFaceDetector, HaarFaceDetector, MtcnnFaceDetector, crop_face, to_gray
+from common.toolkit.faces import Box, DlibFaceDetector, HaarFaceDetector, MtcnnFaceDetector, crop_face, to_gray
 
 FER2013_CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".tif", ".tiff"}

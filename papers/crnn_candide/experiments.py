@@ -21,10 +21,10 @@ import keras
 import matplotlib.pyplot as plt
 import numpy as np
 
-from common.experiment import Experiment, FoldResult, first_fold_only
-from common.faces import detect_landmarks
-from common.pipeline import make_pipeline, to_float
-from common.training import fit, predict
+from common.toolkit.data.pipeline import make_pipeline, to_float
+from common.toolkit.experiment import Experiment, FoldResult, first_fold_only
+from common.toolkit.faces import detect_landmarks
+from common.toolkit.train.fit import fit, predict
 from papers.crnn_candide import candide, clips
 from papers.crnn_candide.model import build_crnn, build_frame_baseline
 
@@ -36,8 +36,8 @@ CONFIG = {
     "seed": 0,
     "classes": clips.PAPER_CLASSES,
     "clip_frames": clips.CLIP_FRAMES,
-    # The paper gives no training length. Our full recipe (the length rule, common.record.length_rule): until
-    # the validation accuracy has not improved for 10 epochs (ReduceLROnPlateau has halved the rate three
+    # The paper gives no training length. Our full recipe (the length rule, common.harness.run.record.length_rule):
+    # until the validation accuracy has not improved for 10 epochs (ReduceLROnPlateau has halved the rate three
     # times by then), at most 100 epochs; the per-frame baseline likewise, at most 50.
     "epochs": 100,
     "early_stopping_patience": 10,
@@ -102,7 +102,7 @@ def train_and_evaluate(fold, config, ctx):
 
 
 def train(model, x_train, y_train, x_val, y_val, config, work_dir, seed):
-    """`common.training.fit` with ReduceLROnPlateau, stopped by the length rule; the best epoch by validation
+    """`common.toolkit.train.fit.fit` with ReduceLROnPlateau, stopped by the length rule; the best epoch by validation
     accuracy."""
     plateau = keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", **config["reduce_lr"])
     stop = keras.callbacks.EarlyStopping("val_accuracy", patience=config["early_stopping_patience"], mode="max")

@@ -20,10 +20,10 @@ Models (model.py), one `kind` per experiment:
 All train with Adam on sparse categorical cross-entropy (Tables 2-4), every model ending in a
 softmax, the best epoch by validation accuracy.
 
-How they train. The clip models train through `CLIP_RECIPE`, a common.engine.ReplicaRecipe
+How they train. The clip models train through `CLIP_RECIPE`, a common.toolkit.train.recipe.ReplicaRecipe
 whose `inputs` picks the experiment's view of each frame: on TensorFlow one fold after the
 other through Keras fit, on JAX (KERAS_BACKEND=jax) all ten folds as replicas of one compiled
-step. The still-image models and `feature_rnn` keep common.training.fit (CSV log, backup,
+step. The still-image models and `feature_rnn` keep common.toolkit.train.fit.fit (CSV log, backup,
 best epoch), fold after fold: the still-image models train and select their epoch on frames
 but are scored on clips (the vote), and two of them read two inputs (face + aligned, or a
 view + float geometry), where the engine trains, validates and tests on the same items of one
@@ -36,10 +36,10 @@ import keras
 import numpy as np
 from sklearn.decomposition import PCA
 
-from common.engine import ReplicaRecipe
-from common.experiment import Experiment, FoldResult, first_fold_only
-from common.pipeline import make_pipeline, to_float
-from common.training import fit, predict
+from common.toolkit.data.pipeline import make_pipeline, to_float
+from common.toolkit.experiment import Experiment, FoldResult, first_fold_only
+from common.toolkit.train.fit import fit, predict
+from common.toolkit.train.recipe import ReplicaRecipe
 from datasets.video import sequence_clips
 from papers.nested_lstm import SUBSTITUTE
 from papers.nested_lstm import model as models
@@ -157,7 +157,7 @@ def build(spec, shape, n_classes, config):
 
 
 def train_model(model, x_train, y_train, x_val, y_val, config, work_dir, seed, epochs):
-    """common.training.fit on shuffled training batches; the best epoch by validation accuracy."""
+    """common.toolkit.train.fit.fit on shuffled training batches; the best epoch by validation accuracy."""
     return fit(model, make_pipeline(x_train, y_train, batch_size=config["batch_size"], training=True, seed=seed),
                make_pipeline(x_val, y_val, batch_size=config["batch_size"]), epochs=epochs, work_dir=work_dir,
                monitor="val_accuracy", verbose=2)

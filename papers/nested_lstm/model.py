@@ -29,9 +29,7 @@ file for the trunk (the same architecture at width 1.0).
 from __future__ import annotations
 
 import keras
-from keras import layers
-
-from common.layers import SpatialPyramidPooling
+from keras import layers, ops
 
 VGG16_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))  # (filters, conv layers) per block
 FIRST_FROZEN_BLOCKS = 2  # "freezing only the first few layers": the first two blocks (4 conv layers)
@@ -39,6 +37,55 @@ C3D_FILTERS = (64, 128, 256, 256, 512, 512, 512, 512)
 C3D_POOL_AFTER = (0, 1, 3, 5, 7)  # pool1 after conv1a, pool2 after conv2a, pool3-5 after conv3b, 4b, 5b
 FREEZE_CHOICES = ("none", "first", "all")
 POOLING_CHOICES = (None, "avg", "max")
+
+
+# ---- MSPP-stand: multi-scale spatial pyramid pooling (SPP-net) --------------------------------------
+# Registered under the package name "common" (where it lived first), so saved models load.
+
+def _bin_edges(size, n):
+    """SPP-net's bins of one axis: bin i covers [floor(i*size/n), ceil((i+1)*size/n)), never empty."""
+    return [(int(i * size // n), max(int(-(-(i + 1) * size // n)), int(i * size // n) + 1)) for i in range(n)]
+
+
+@keras.saving.register_keras_serializable(package="common")
+class SpatialPyramidPooling(keras.layers.Layer):
+    """Multi-scale spatial pyramid max pooling (He et al., SPP-net), per frame.
+
+    Each level n divides a feature map of a x a into n x n bins and keeps each bin's
+    maximum, so a map of any size becomes n*n*C numbers; the levels are concatenated.
+    Input (B, H, W, C) gives (B, sum(n^2) * C); input (B, T, H, W, C) gives one vector per
+    frame, (B, T, sum(n^2) * C): nested_lstm's MSPP-stand, which brings every 3D-conv
+    layer's output to a fixed size for its Temp-LSTM. A map smaller than n (a < n) reuses
+    pixels across neighbouring bins rather than leaving bins empty.
+    """
+
+    def __init__(self, levels=(2, 4, 8), **kwargs):
+        super().__init__(**kwargs)
+        levels = tuple(int(n) for n in levels)
+        if not levels or min(levels) < 1:
+            raise ValueError(f"pyramid levels must be positive integers, got {levels}")
+        self.levels = levels
+
+    def call(self, inputs):
+        height, width = inputs.shape[-3], inputs.shape[-2]
+        pooled = []
+        for n in self.levels:
+            rows = ops.stack([ops.max(inputs[..., a:b, :, :], axis=-3) for a, b in _bin_edges(height, n)], axis=-3)
+            bins = ops.stack([ops.max(rows[..., a:b, :], axis=-2) for a, b in _bin_edges(width, n)], axis=-2)
+            pooled.append(ops.reshape(bins, (*self._leading(inputs), n * n * inputs.shape[-1])))
+        return ops.concatenate(pooled, axis=-1)
+
+    def _leading(self, inputs):
+        shape = ops.shape(inputs)
+        return (shape[0],) if len(inputs.shape) == 4 else (shape[0], inputs.shape[1])
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) not in (4, 5):
+            raise ValueError(f"SpatialPyramidPooling needs (B, H, W, C) or (B, T, H, W, C), got {input_shape}")
+        return (*input_shape[:-3], sum(n * n for n in self.levels) * input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "levels": list(self.levels)}
 
 
 def scaled(n, width):

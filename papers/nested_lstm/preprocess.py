@@ -1,7 +1,7 @@
 """Section 4's pre-processing: face, 68 landmarks, frontalisation with and without soft symmetry.
 
 The paper frontalises with Hassner et al.'s method, which renders the face through a 3D
-model; no 3D face model ships here, so the substitute is common.faces' landmark-based
+model; no 3D face model ships here, so the substitute is common.toolkit.faces' landmark-based
 alignment to a frontal template (in-plane rotation, scale and position; out-of-plane pose
 stays). Soft symmetry, which in Hassner's method fills self-occluded regions from the
 other half of the face, becomes: the half of the aligned face that the landmarks show as
@@ -27,8 +27,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from common import places
-from common.faces import (
+from common.toolkit import places
+from common.toolkit.faces import (
     LEFT_EYE,
     RIGHT_EYE,
     Box,

@@ -18,11 +18,11 @@ import keras
 import numpy as np
 
 import datasets
-from common.engine import ReplicaRecipe, TrainingClock
-from common.experiment import Experiment, RunContext
-from common.pipeline import augmentation, make_pipeline, to_float
-from common.protocols import make_folds
-from common.training import set_seed
+from common.toolkit.data.pipeline import augmentation, make_pipeline, to_float
+from common.toolkit.data.protocols import make_folds
+from common.toolkit.experiment import Experiment, RunContext
+from common.toolkit.train.fit import set_seed
+from common.toolkit.train.recipe import ReplicaRecipe, TrainingClock
 from papers.sdl_stn.figures import saliency_figure, transform_figure
 from papers.sdl_stn.model import build_sdl_model
 
@@ -92,7 +92,7 @@ def figures(model, fold, config, ctx):
 
 
 # One recipe for both backends: Keras fit fold by fold on TensorFlow; on JAX all repeats
-# (or folds) train together as replicas of one compiled step (common/engine.py).
+# (or folds) train together as replicas of one compiled step (common/toolkit/train/engine.py).
 RECIPE = ReplicaRecipe(build_model=build_model, build_optimizer=build_optimizer, learning_rate=learning_rate,
                        from_logits=True,  # + the FC layers' L2 terms, which the model carries
                        augment=lambda config, seed: augmentation(**config["augment"], seed=seed), finish=figures)
@@ -121,7 +121,7 @@ def real_run_throughput(quick=False):
     `ckplus_image_split` through the runner's own training (the augmenting, oversampling pipeline, validation
     and a checkpoint every epoch), images/s over epochs 5-20, against `training_throughput`; and the minutes
     one 300-epoch repeat takes at that speed."""
-    from common.training import Checkpoint
+    from common.toolkit.train.fit import Checkpoint
     from datasets.paths import default_path
     path = default_path("ckplus")
     if not path.exists():
@@ -145,8 +145,8 @@ def real_run_throughput(quick=False):
 
 def engine_throughput(quick=False):
     """The replica engine on the paper-size model: images/s per replica and in all, step time, MFU,
-    and the speed-up of R replicas together over R runs one after another (common/bench.py)."""
-    from common.bench import engine_benchmark
+    and the speed-up of R replicas together over R runs one after another (common/harness/bench.py)."""
+    from common.toolkit.train.bench import engine_benchmark
     return engine_benchmark(RECIPE, TRAINING, image_size=48, num_classes=7, quick=quick,
                             caller="papers.sdl_stn.experiments:engine_throughput")
 

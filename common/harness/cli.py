@@ -1,0 +1,467 @@
+"""The command line: `python -m papers ...` (the Makefile calls it).
+
+    python -m papers list                          papers and their experiments
+    python -m papers sdl_stn --help                a paper's experiments, datasets and options
+    python -m papers sdl_stn reproduce             the paper's default experiments on real data
+    python -m papers sdl_stn reproduce --experiment ckplus_subject_10fold --epochs 5
+    python -m papers sdl_stn smoke                 every experiment on synthetic data, tiny
+    python -m papers audit [paper]                 recompute what the printed numbers imply
+    python -m papers demo                          one experiment per paper on synthetic data (a few minutes)
+    python -m papers demo --all                    every paper's default experiments on synthetic data
+    python -m papers bench [--quick]               benchmarks -> results/bench/
+    python -m papers scoreboard                    rewrite results/README.md
+    python -m papers rereport                      re-render reports after a claims fix
+
+The paper registry is passed in by `papers/__main__.py`, so `common` never imports `papers`.
+Keras and TensorFlow are imported by the commands that need them, never for help or listing.
+Options are checked before anything runs or any folder is made: counts must be positive, a `--set` key the
+experiment's config does not have is an error that lists the keys it has, a `--set` value must have the
+type of the config's value and stay in its range, and the data must be there. A user's mistake is one
+line that names it and the fix, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+from pathlib import Path
+
+import yaml
+
+from common.toolkit import places
+from datasets.base import DatasetError
+from datasets.paths import CHECKOUT, DATA_DIR_VARIABLE, DEFAULT_DATA_DIR, SUBPATHS, default_path
+
+ABLATION_EPOCHS = 20  # a collapse shows well within them
+PAPER_ACTIONS = {
+    "reproduce": "the paper's default experiments (or --experiment) on real data -> results/",
+    "smoke": "every experiment (or --experiment) on synthetic data with a tiny config -> runs/smoke/",
+    "audit": "recompute what the paper's printed numbers imply (no training)",
+    "ablate": f"the printed recipe and each of its ablations (one part changed), {ABLATION_EPOCHS} epochs of the "
+              "first repeat or fold each unless --epochs says otherwise, on real data -> results/ablations/",
+}
+# Protocol keys that common.toolkit.data.protocols.make_folds reads with a default, by protocol kind:
+# `--set protocol.<key>=...` may set them although the experiment's config leaves them out.
+PROTOCOL_DEFAULTED_KEYS = {
+    "official": {"repeats"},
+    "random_split": {"repeats", "fractions"},
+    "stratified_kfold": {"repeats", "k", "val_fraction", "folds_to_run"},
+    "subject_kfold": {"repeats", "k", "val_fraction", "folds_to_run"},
+    "holdout_then_kfold": {"repeats", "k", "test_fraction", "folds_to_run"},
+}
+# Counts and their least value, whether set by their own option or by --set.
+COUNT_KEYS = {"epochs": 1, "protocol.repeats": 1, "protocol.k": 2, "protocol.folds_to_run": 1, "seed": 0}
+# The range a --set number keeps, by the last part of its key; beside these, no number in a config is negative.
+POSITIVE_KEYS = ("batch_size", "learning_rate", "min_lr", "lr_decay", "factor")  # above 0
+SHARE_SUFFIXES = ("dropout", "fraction")  # keys ending so are shares: in [0, 1)
+
+
+def count(minimum):
+    """argparse type: an integer >= minimum (0 epochs or repeats would silently run the full recipe)."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+    return parse
+
+
+def key_value(text):
+    """argparse type: 'key=value' -> (key, value parsed as YAML so 3 is an int and [1, 2] a list, the text).
+    A number YAML leaves as text (1e-3, which YAML 1.1 reads only as 1.0e-3) is a float."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    parsed = yaml.safe_load(value)
+    if isinstance(parsed, str):
+        try:
+            parsed = float(parsed)
+        except ValueError:
+            pass
+    return key, parsed, text
+
+
+def value_problem(key, value, current):
+    """Why `value` cannot replace `current`, the config's value of `key` (None when it can): another type
+    (a float key takes an int too; a key the config leaves None takes anything), or outside its range."""
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if current is not None:
+        if isinstance(current, bool):
+            kind, fits = "true or false", isinstance(value, bool)
+        elif isinstance(current, int):
+            kind, fits = "an integer", is_number and isinstance(value, int)
+        elif isinstance(current, float):
+            kind, fits = "a number", is_number
+        else:
+            kind, fits = f"a {type(current).__name__}", isinstance(value, type(current))
+        if not fits:
+            return f"must be {kind}, like the config's {current!r}"
+    if not is_number:
+        return None
+    leaf = key.split(".")[-1]
+    if not math.isfinite(value):
+        return "must be a finite number"
+    if leaf in POSITIVE_KEYS and value <= 0:
+        return "must be above 0"
+    if leaf.endswith(SHARE_SUFFIXES) and not 0 <= value < 1:
+        return "must be at least 0 and below 1"
+    if value < 0:
+        return "must not be negative"
+    return None
+
+
+def data_dir_default():
+    """What --data-dir is when it is not given, in words (an installed suite has no default folder)."""
+    if os.environ.get(DATA_DIR_VARIABLE):
+        return f"${DATA_DIR_VARIABLE}, now {DEFAULT_DATA_DIR}"
+    if CHECKOUT:
+        return f"${DATA_DIR_VARIABLE}, else {DEFAULT_DATA_DIR} beside the checkout"
+    return f"${DATA_DIR_VARIABLE}, which is not set: set it or pass --data-dir"
+
+
+def experiments_epilog(index, default_experiments):
+    """The paper's experiments and the datasets they read, for `python -m papers <paper> --help`."""
+    width = max(map(len, index)) + 1
+    lines = ["experiments (* = run by `reproduce` without --experiment):"]
+    for name, (dataset, title) in index.items():
+        mark = "*" if name in default_experiments else " "
+        lines.append(f"  {name + mark:{width}s} {dataset:8s} {title}")
+    used = dict.fromkeys(dataset for dataset, _ in index.values())
+    lines += ["", f"datasets, under --data-dir (default: {data_dir_default()}):"]
+    lines += [f"  {dataset:8s} {SUBPATHS[dataset]}" for dataset in used]
+    return "\n".join(lines)
+
+
+def build_parser(registry):
+    parser = argparse.ArgumentParser(prog="python -m papers", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="\n".join(__doc__.split("\n\n")[1:2]))
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command",
+                                help="a paper (see `python -m papers <paper> --help`) or one of the suite's commands")
+    sub.add_parser("list", help="list papers and experiments")
+    for name, title in registry.PAPERS.items():
+        index = registry.experiment_index(name)
+        epilog = experiments_epilog(index, registry.paper_module(name).DEFAULT_EXPERIMENTS)
+        paper = sub.add_parser(name, help=title, description=f"{name}: {title}", epilog=epilog,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+        paper.add_argument("action", choices=list(PAPER_ACTIONS), metavar="action",
+                           help="; ".join(f"{a}: {what}" for a, what in PAPER_ACTIONS.items()))
+        paper.add_argument("--experiment", "-e", action="append", choices=list(index),
+                           metavar="NAME", help="experiment name (repeatable, listed below); default: the paper's "
+                           "default experiments (reproduce) or all of them (smoke)")
+        paper.add_argument("--dataset", choices=sorted({d for d, _ in index.values()}),
+                           help="run the experiments on this dataset")
+        paper.add_argument("--data-dir", help="folder holding the datasets in their usual sub-paths "
+                                              f"(default: {data_dir_default()})")
+        paper.add_argument("--data-path", help="the dataset file or folder itself (overrides --data-dir)")
+        paper.add_argument("--epochs", type=count(COUNT_KEYS["epochs"]), help="override the number of training epochs")
+        paper.add_argument("--repeats", type=count(COUNT_KEYS["protocol.repeats"]),
+                           help="override the number of repeated runs")
+        paper.add_argument("--folds", type=count(COUNT_KEYS["protocol.k"]), help="override k of a k-fold protocol")
+        paper.add_argument("--folds-to-run", type=count(COUNT_KEYS["protocol.folds_to_run"]),
+                           help="train and test only the first N of the k folds (a sample of the protocol at the "
+                                "paper's k, judged on a wider interval when N >= 2)")
+        paper.add_argument("--budget", type=budget, metavar="DURATION",
+                           help="e.g. 90m or 2h: train as many of the protocol's repeats or folds as fit in it "
+                                "(at least 2, a sample of the protocol), estimated from a short probe; if 2 do "
+                                "not fit, say what would and start nothing")
+        paper.add_argument("--seed", type=count(COUNT_KEYS["seed"]),
+                           help="override the seed of splits, initialisation and shuffling")
+        paper.add_argument("--set", action="append", default=[], type=key_value, metavar="KEY=VALUE",
+                           help="override a config value, e.g. --set batch_size=64 --set protocol.k=5 "
+                                "(an unknown key is an error that lists the known ones)")
+        paper.add_argument("--out", help="results root (default in a source checkout: results/, smoke: "
+                                          "runs/smoke/; an installed suite needs it)")
+    audit = sub.add_parser("audit", help="check every paper's printed numbers against each other")
+    audit.add_argument("paper", nargs="?", choices=list(registry.PAPERS))
+    audit.add_argument("--out", type=Path, default=None, help="folder for audit.md and audit.json (default: results/)")
+    demo = sub.add_parser("demo", help="one experiment per paper on synthetic data, a few minutes "
+                                       "(--all: every paper's default experiments)")
+    demo.add_argument("--all", action="store_true", help="every paper's default experiments (about 12 min on 2 cores)")
+    demo.add_argument("--out", help="results root (default in a source checkout: runs/demo/)")
+    bench = sub.add_parser("bench", help="run the benchmarks, write runs/bench/*.json (--out results/bench: "
+                                         "the committed figures)")
+    bench.add_argument("--quick", action="store_true", help="small inputs (for CI)")
+    bench.add_argument("--only", action="append", metavar="NAME", help="run only this benchmark (repeatable)")
+    bench.add_argument("--out", help="folder of the JSON files (default in a source checkout: runs/bench/)")
+    sub.add_parser("scoreboard", help="rewrite results/README.md from the newest runs")
+    sub.add_parser("rereport", help="re-render every report under results/ with the current claims and verdict rules")
+    cleanup = sub.add_parser("cleanup", help="list (--remove: delete) unfinished run folders and work folders of killed runs")
+    cleanup.add_argument("--remove", action="store_true", help="delete them (those runs can no longer resume)")
+    cleanup.add_argument("--out", action="append", help="results root to scan (repeatable; default: results/ and runs/*)")
+    return parser
+
+
+def main(argv, registry):
+    args = build_parser(registry).parse_args(argv)
+    if args.command == "list":
+        for name, title in registry.PAPERS.items():
+            module = registry.paper_module(name)
+            print(f"{name}: {title}")
+            for exp_name, (dataset, exp_title) in registry.experiment_index(name).items():
+                default = " (default)" if exp_name in module.DEFAULT_EXPERIMENTS else ""
+                print(f"    {exp_name:28s} {dataset:9s} {exp_title}{default}")
+        return 0
+    if args.command == "audit" or getattr(args, "action", None) == "audit":
+        one = args.command if args.command != "audit" else args.paper  # `<paper> audit` or `audit [paper]`
+        return run_audit([one] if one else list(registry.PAPERS), registry, getattr(args, "out", None))
+    if args.command in ("rereport", "scoreboard") and places.RESULTS is None:
+        raise SystemExit(f"{args.command}: works on a source checkout's results/; an installed suite writes the "
+                         "scoreboard of each --out root beside its reports")
+    if args.command == "rereport":
+        from common.harness.report.run import rewrite_run
+        from common.harness.report.scoreboard import write_scoreboard
+        from common.harness.run.runner import DEFAULT_OUT
+        for path in sorted(DEFAULT_OUT.glob("*/*/*/metrics.json")):
+            record = json.loads(path.read_text())
+            rewrite_run(path.parent, registry.experiments(record["paper"])[record["experiment"]])
+            print(f"re-rendered {path.parent}")
+        print(write_scoreboard(DEFAULT_OUT))
+        return 0
+    if args.command == "cleanup":
+        from common.harness.run.runner import cleanup
+        cleanup(args.out, remove=args.remove)
+        return 0
+    if args.command == "scoreboard":
+        from common.harness.report.scoreboard import write_scoreboard
+        from common.harness.run.runner import DEFAULT_OUT
+        print(write_scoreboard(DEFAULT_OUT))
+        return 0
+    if args.command == "bench":
+        from common.harness.bench import SHARED_BENCHMARKS, run_benchmarks
+        benchmarks = dict(SHARED_BENCHMARKS)
+        benchmarks |= {f"{p}/{n}": f for p in registry.PAPERS
+                      for n, f in getattr(registry.paper_module(p), "BENCHMARKS", {}).items()}
+        unknown = sorted(set(args.only or ()) - set(benchmarks))
+        if unknown:
+            raise SystemExit(f"bench --only: no benchmark {', '.join(unknown)}; known: {', '.join(benchmarks)}")
+        chosen = {name: f for name, f in benchmarks.items() if not args.only or name in args.only}
+        out = places.out_root(args.out, places.SCRATCH["bench"], "bench")
+        records = run_benchmarks(chosen, quick=args.quick, out_dir=out)
+        return 1 if any(r["status"] == "failed" for r in records) else 0  # "skipped" (e.g. no `fer`) is not a failure
+    if args.command == "demo":
+        return run_demo(registry, places.out_root(args.out, places.SCRATCH["demo"], "demo"), every_default=args.all)
+    return run_paper(registry, args)
+
+
+def budget(text):
+    """--budget's seconds (an argparse type)."""
+    from common.harness.run.plan import parse_budget
+    try:
+        return parse_budget(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def override_pairs(args):
+    """[(the option it came from, dotted key, value)] of --epochs, --repeats, --folds, --folds-to-run, --seed
+    and --set."""
+    pairs = [(f"--{option.replace('_', '-')}", key, getattr(args, option))
+             for option, key in (("epochs", "epochs"), ("repeats", "protocol.repeats"), ("folds", "protocol.k"),
+                                 ("folds_to_run", "protocol.folds_to_run"), ("seed", "seed"))
+             if getattr(args, option) is not None]
+    return pairs + [(f"--set {text}", key, value) for key, value, text in args.set]
+
+
+def config_keys(config, prefix=""):
+    """Every dotted key of a nested config, branches and leaves ('model', 'model.fc_units', ...)."""
+    keys = []
+    for key, value in config.items():
+        keys.append(prefix + key)
+        if isinstance(value, dict):
+            keys += config_keys(value, f"{prefix}{key}.")
+    return keys
+
+
+def value_at(config, key):
+    """The config's value at a dotted key, None where it has none."""
+    node = config
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def overrides_for(exp, pairs, smoke):
+    """The nested overrides dict of `pairs` for `exp`; SystemExit naming the option when a key is unknown."""
+    config = exp.resolved_config(smoke)
+    known = set(config_keys(config))
+    known |= {f"protocol.{k}" for k in PROTOCOL_DEFAULTED_KEYS.get(config["protocol"]["kind"], ())}
+    overrides = {}
+    for option, key, value in pairs:
+        if key not in known:
+            raise SystemExit(f"{option}: {exp.paper}/{exp.name} has no config key {key!r} "
+                             f"(protocol: {config['protocol']['kind']}). Known keys: {', '.join(sorted(known))}")
+        least = COUNT_KEYS.get(key)
+        if least is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+            raise SystemExit(f"{option}: {key} must be an integer of at least {least}, got {value!r}")
+        problem = value_problem(key, value, value_at(config, key))
+        if problem:
+            raise SystemExit(f"{option}: {key} {problem}, got {value!r}")
+        node = overrides
+        *parents, leaf = key.split(".")
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = value
+    from common.toolkit.data.protocols import checked_folds_to_run
+    try:
+        checked_folds_to_run(exp.resolved_config(smoke, overrides)["protocol"])
+    except ValueError as error:
+        raise SystemExit(f"{exp.paper}/{exp.name}: {error}") from None
+    return overrides
+
+
+def run_paper(registry, args):
+    module = registry.paper_module(args.command)
+    smoke = args.action == "smoke"
+    index = registry.experiment_index(args.command)
+    names = args.experiment or (list(index) if smoke else module.DEFAULT_EXPERIMENTS)
+    if args.dataset:
+        names = [n for n, (dataset, _) in index.items() if dataset == args.dataset and
+                 (not args.experiment or n in args.experiment)]
+        if not names:
+            raise SystemExit(f"{args.command}: no experiment {args.experiment} on dataset {args.dataset!r}")
+    out = places.out_root(args.out, places.SCRATCH["smoke"] if smoke else places.RESULTS,
+                          f"{args.command} {args.action}")
+    if not smoke:
+        for name in names:
+            check_data(f"{args.command}/{name}", index[name][0], args.data_dir, args.data_path)
+    experiments = [module.EXPERIMENTS[name] for name in names]
+    pairs = override_pairs(args)
+    overrides = [overrides_for(exp, pairs, smoke) for exp in experiments]  # all checked before any trains
+    if args.action == "ablate":
+        return run_ablations(experiments, overrides, out, args)
+    run_all(zip(experiments, overrides), smoke=smoke, out_root=out, data_dir=args.data_dir,
+            data_path=args.data_path, budget=args.budget)
+    return 0
+
+
+def run_ablations(experiments, overrides, out_root, args):
+    """Each experiment's printed recipe and each of its ablations, short runs of its first repeat or fold into
+    <out>/ablations/, and a table of what each learned: results/<paper>/ablations-<experiment>.md."""
+    from common.harness.report.run import write_ablations
+    from common.toolkit.experiment import deep_merge
+    for exp, user in zip(experiments, overrides):
+        if not exp.ablations:
+            raise SystemExit(f"{exp.paper}/{exp.name} has no ablations (an Experiment's `ablations`)")
+        first_run = {"folds_to_run": 1} if "k" in exp.config["protocol"] else {"repeats": 1}
+        short = deep_merge({"epochs": ABLATION_EPOCHS, "protocol": first_run}, user)
+        changes = {"none (the printed recipe)": {}, **exp.ablations}
+        run_dirs = run_all(((exp, deep_merge(short, change)) for change in changes.values()), smoke=False,
+                           out_root=out_root / "ablations", data_dir=args.data_dir, data_path=args.data_path)
+        print(write_ablations(out_root / exp.paper / f"ablations-{exp.name}.md", exp, dict(zip(changes, run_dirs))))
+    return 0
+
+
+def check_data(what, dataset, data_dir, data_path):
+    """SystemExit with one line naming the path and how to name the right one, when there is no data dir or
+    nothing at the dataset's path (what a loader finds wrong inside it, run_all says)."""
+    if data_path:
+        path, named_by = Path(data_path), "--data-path"
+    else:
+        try:
+            path = default_path(dataset, data_dir)
+        except ValueError as error:
+            raise SystemExit(f"{what}: {error}") from None
+        named_by = "--data-dir" if data_dir else f"${DATA_DIR_VARIABLE}" if os.environ.get(DATA_DIR_VARIABLE) \
+            else "the default data dir"
+    if not path.exists():
+        raise SystemExit(f"{what}: no {dataset} data at {path} (from {named_by}); pass --data-dir DIR (make: "
+                         f"DATA_DIR=DIR) with DIR holding {SUBPATHS[dataset]}, or --data-path to the dataset itself")
+
+
+def run_demo(registry, out, every_default=False):
+    """A first contact: one experiment per paper on synthetic data, the paper's DEMO_EXPERIMENT
+    (default: its first default experiment); every_default: all its default experiments."""
+    chosen = []
+    for paper in registry.PAPERS:
+        module = registry.paper_module(paper)
+        demo = getattr(module, "DEMO_EXPERIMENT", module.DEFAULT_EXPERIMENTS[0])
+        chosen += [(paper, name) for name in (module.DEFAULT_EXPERIMENTS if every_default else [demo])]
+    print("demo on synthetic faces, tiny configs: " + ", ".join(f"{p}/{n}" for p, n in chosen))
+    run_all(((registry.experiments(p)[n], {}) for p, n in chosen), smoke=True, out_root=out)
+    print(f"reports and scoreboard: {out}/README.md")
+    return 0
+
+
+def run_all(experiments_and_overrides, *, smoke, out_root, data_dir=None, data_path=None, budget=None):
+    """Run each experiment in turn, each fold's training output under a header naming it; their run folders."""
+    from common.harness.run.runner import record_crash, run_experiment
+    run_dirs = []
+    for exp, overrides in experiments_and_overrides:
+        print(f"\n=== {exp.paper} / {exp.name}: {exp.title}" + (" (synthetic data)" if smoke else ""), flush=True)
+        try:
+            run_dir = run_experiment(dataclasses.replace(exp, train_and_evaluate=announcing_folds(exp)), data_dir,
+                                     smoke=smoke, out_root=out_root, overrides=overrides, data_path=data_path,
+                                     budget=budget)
+        except DatasetError as error:  # read before any folder is made: a user's mistake, not a crash
+            raise SystemExit(f"{exp.paper}/{exp.name}: {error} (name the dataset with --data-path or --data-dir)") \
+                from None
+        except Exception as error:
+            record_crash(error)  # `cleanup` then says the run crashed, and why
+            raise
+        print_summary(run_dir)
+        run_dirs.append(run_dir)
+    return run_dirs
+
+
+def announcing_folds(exp):
+    """exp.train_and_evaluate, printing first which paper, experiment and fold the output below is of."""
+    def train_and_evaluate(fold, config, ctx):
+        print(f"\n--- {exp.paper} / {exp.name} / {fold.name}: {len(fold.train)} train, {len(fold.val)} val, "
+              f"{len(fold.test)} test", flush=True)
+        return exp.train_and_evaluate(fold, config, ctx)
+    return train_and_evaluate
+
+
+def print_summary(run_dir):
+    from common.harness.report.cells import achieved
+    from common.harness.run.record import RunRecord
+    record = RunRecord.read(run_dir)
+    print(f"{record.paper}/{record.experiment}: accuracy {achieved(record.metrics['accuracy'])} -> {run_dir}/report.md")
+    if record.degenerate:
+        print("    DEGENERATE RUN: " + "; ".join(f"{fold}: {', '.join(why)}" for fold, why in record.degenerate.items()))
+    verdicts = {}
+    for claim in record.claims:
+        verdicts.setdefault(claim["verdict"], []).append(claim["id"])
+    for verdict, ids in verdicts.items():
+        print(f"    {verdict}: {len(ids)} claim(s) ({', '.join(ids[:4])}{', ...' if len(ids) > 4 else ''})")
+
+
+def run_audit(papers, registry, out_dir=None):
+    """The shared checks on every paper's claims file, plus a paper's own (its module's AUDIT, where the
+    paper prints something only it can check, such as acgrnn's Fig. 7 against its Table 1)."""
+    from common.harness.audit import audit, summary_line, to_markdown
+    from common.harness.judge.claims import claims_path, load_claims
+    from common.harness.run.runner import DEFAULT_OUT
+    out_dir = Path(out_dir) if out_dir else DEFAULT_OUT
+    sections, notes, everything = [], [], {}
+    for paper in papers:
+        path = claims_path(paper)
+        if not path.exists():
+            sections.append(f"## {paper}: no claims file yet\n")
+            continue
+        claims = load_claims(path)
+        own = getattr(registry.paper_module(paper), "AUDIT", lambda claims: [])(claims)
+        for f in own:
+            f.family = f.family or "the paper's own object"
+        findings = audit(claims) + own
+        everything[paper] = [vars(f) for f in findings]
+        sections.append(to_markdown(paper, findings))
+        notes.append(f"- [{paper}](#{paper}): {summary_line(findings)}")
+    text = ("# Claims audit\n\nWhat each paper's own text and printed numbers imply, recomputed (no training): "
+            "per paper, the findings worst first (*impossible*: no data could give the number; *inconsistent*: two "
+            "things the paper prints cannot both be true; *implausible*: possible, but improbable), each with the "
+            "quotes and the arithmetic, then every check.\n\n" + "\n".join(notes) + "\n\n" + "\n".join(sections))
+    write = len(papers) > 1 and out_dir is not None  # an installed suite writes only where --out says
+    if write:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "audit.md").write_text(text)
+        (out_dir / "audit.json").write_text(json.dumps(everything, indent=1))
+    print(text)
+    print("\n".join(notes) + (f"\nwritten to {out_dir / 'audit.md'}" if write else ""))
+    return 0

@@ -1,0 +1,132 @@
+"""Every run at once: results/README.md (the scoreboard: each claim judged on the run that speaks for it)
+and results/<paper>/RUNS.md (each paper's runs index)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from common.harness.judge.claims import claims_of
+from common.harness.judge.verdicts import MEANINGS, NOT_CHECKABLE, SAMPLE_RULE, judge
+from common.harness.report.cells import achieved, plain, reported, verdict_text
+from common.harness.report.run import claim_fields, standing
+from common.harness.run.record import UNFINISHED, RunRecord
+
+
+def finished_runs(root):
+    """{(paper, experiment): [RunRecord, ...]} of the finished runs under a results root (a folder without
+    metrics.json, or still marked unfinished by the runner, is left out)."""
+    runs = {}
+    for path in sorted(Path(root).glob("*/*/*/metrics.json")):
+        if (path.parent / UNFINISHED).exists():  # killed while its report was being written
+            continue
+        record = RunRecord.read(path.parent)
+        runs.setdefault((record.paper, record.experiment), []).append(record)
+    return runs
+
+
+def speaking_run(records):
+    """The most faithful finished run (then the newest among equals): a cut-down or smoke run never
+    displaces a more faithful one."""
+    return max(records, key=lambda r: r.faithfulness) if records else None
+
+
+def write_scoreboard(root):
+    """results/README.md: every claim of every paper with runs here, judged on the run that speaks for it;
+    and results/<paper>/RUNS.md, every run with its faithfulness."""
+    root = Path(root)
+    runs = finished_runs(root)
+    papers = sorted({paper for paper, _ in runs})
+    lines = ["# Scoreboard", "",
+             "Every claim of each paper, judged on the most faithful finished run of its experiment (then the "
+             "newest). Every run, cut-down and smoke runs included, is listed in each paper's runs index. Written "
+             "by the suite after every run (`python -m papers scoreboard`); the audit of the papers' own numbers: "
+             "[audit.md](audit.md).", "", "Verdicts:", ""]
+    lines += [f"- *{verdict}*: {meaning}" for verdict, meaning in MEANINGS.items()]
+    lines += ["", SAMPLE_RULE]
+    lines += ["", "Reported and achieved are in one unit (rates as percentages, losses and counts as numbers); "
+              "achieved is the mean [95% interval] over runs and test items.", "",
+              "| paper | experiment | claim | measures | reported | achieved [95% interval] | verdict | epochs run/paper "
+              "| repeats run/paper | dataset run/paper | device | run |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    counts = {}
+    for paper in papers:
+        claims = claims_of(paper) or {"claims": []}
+        rows = []
+        for claim in claims["claims"]:
+            run = speaking_run(runs.get((paper, claim["experiment"]), []))
+            verdict, why = judge(claim, run)
+            rows.append((claim["experiment"] or "-", {**claim_fields(claim), "verdict": verdict, "why": why,
+                                                      "achieved": run.metrics.get(claim["metric"]) if run else None},
+                         run))
+            counts.setdefault(paper, {}).setdefault(verdict, 0)
+            counts[paper][verdict] += 1
+        for (p, experiment), records in sorted(runs.items()):
+            if p == paper and experiment not in {c["experiment"] for c in claims["claims"]}:
+                run = speaking_run(records)
+                rows.append((experiment, {"id": "accuracy (no claim)", "measures": "test", "metric": "accuracy",
+                                          "reported": None, "unit": "fraction", "achieved": run.metrics.get("accuracy"),
+                                          "verdict": "-", "why": ""}, run))
+        # the claims a run can speak to first, those nothing here can check last
+        rows.sort(key=lambda row: row[1]["verdict"] == NOT_CHECKABLE)
+        lines += [_scoreboard_row(paper, experiment, row, run) for experiment, row, run in rows]
+        write_runs_index(root, paper, {e: r for (p, e), r in runs.items() if p == paper})
+    findings = audit_counts(root)
+    summary = ["", "| paper | " + " | ".join(MEANINGS) + " | audit findings |", "|---" * (len(MEANINGS) + 2) + "|"]
+    summary += [f"| {paper} | " + " | ".join(str(counts.get(paper, {}).get(v, 0)) for v in MEANINGS)
+                + f" | [{findings.get(paper, '-')}](audit.md#{paper}) |" for paper in papers]
+    at = lines.index("Verdicts:")
+    lines[at:at] = ["Claims per verdict:", *summary, ""]
+    (root / "README.md").write_text("\n".join(lines) + "\n")
+    return root / "README.md"
+
+
+def audit_counts(root):
+    """Findings per paper in results/audit.json (`make audit`, no training): the papers' own numbers that fail."""
+    path = Path(root) / "audit.json"
+    if not path.exists():
+        return {}
+    return {paper: sum(not f["consistent"] for f in findings) for paper, findings in json.loads(path.read_text()).items()}
+
+
+def _scoreboard_row(paper, experiment, row, run):
+    shown = reported(row) if row["reported"] is not None else "-"
+    verdict = verdict_text(row) if row["verdict"] != "-" else "-"
+    if run is None:
+        return (f"| {paper} | {experiment} | {row['id']} | {row['measures']} | {shown} | - | {verdict} | - | - | "
+                f"- / {row.get('dataset', '-')} | - | - |")
+    epochs, paper_epochs = run.recipe_value("epochs")
+    repeats, paper_repeats = run.recipe_value("repeats")
+    link = Path(run.paper) / run.experiment / run.run_id / "report.md"
+    return (f"| {paper} | {experiment} | {row['id']} | {row['measures']} | {shown} | "
+            f"{achieved(row['achieved'], row['unit'])} | {verdict} | {plain(epochs)} / {plain(paper_epochs)} | "
+            f"{_runs(run, 'run')} / {_runs(run, 'target')} | {run.dataset} / {row.get('dataset', run.dataset)} | {run.device} | "
+            f"[{run.run_id}]({link}) |")
+
+
+def _runs(run, side):
+    """'15' repeats, or '1 x 10 folds': the run's or the judged-against recipe's number of runs."""
+    fields = {f["label"]: f for f in run.recipe}
+    repeats = plain(fields["repeats"][side]) if "repeats" in fields else "-"
+    folds = fields.get("folds trained" if side == "run" else "folds")
+    if folds and folds[side] and (side == "run" or folds["source"] == "paper"):
+        return f"{repeats} × {folds[side]} folds"
+    return repeats
+
+
+def write_runs_index(root, paper, runs_by_experiment):
+    """results/<paper>/RUNS.md: every finished run, how faithful it is, and which one speaks."""
+    lines = [f"# {paper}: every run", "", "Each experiment's runs, newest first. *Speaks* marks the run the "
+             "scoreboard judges claims on (the most faithful, then the newest). Unfinished runs (a folder without "
+             "metrics.json) are not listed.", "",
+             "| experiment | run | speaks | faithfulness | accuracy [95% interval] | epochs | device | written |",
+             "|---|---|---|---|---|---|---|---|"]
+    for experiment, records in sorted(runs_by_experiment.items()):
+        speaking = speaking_run(records)
+        for r in sorted(records, key=lambda r: r.written, reverse=True):
+            kind, why = standing(r)
+            status = {"smoke": "smoke run (synthetic data)", "faithful": "the paper's recipe"}.get(kind, f"{kind}: {why}")
+            lines.append(f"| {experiment} | [{r.run_id}]({experiment}/{r.run_id}/report.md) | "
+                         f"{'**yes**' if r is speaking else ''} | {status} | {achieved(r.metrics.get('accuracy'))} | "
+                         f"{r.epochs_per_fold and max(r.epochs_per_fold)} | {r.device} | {r.written} |")
+    path = Path(root) / paper / "RUNS.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")

@@ -1,0 +1,65 @@
+"""Where a number came from: the code revision, the command line and the data read.
+
+Every run record carries these, so that a result can be traced to what produced it,
+and a checkpoint can refuse to resume a run that differs in any of them.
+"""
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[3]  # the checkout (or site-packages): common/harness/run/ is three down
+SOURCE_PACKAGES = ("common", "datasets", "papers")
+
+
+def git_state():
+    """{"commit", "dirty"} of the checkout, or None outside a git checkout (an installed wheel)."""
+    try:
+        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                check=True).stdout.strip()
+        status = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", *SOURCE_PACKAGES],
+                                capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return {"commit": commit, "dirty": bool(status.strip())}
+
+
+def code_version():
+    """A hash of the suite's Python sources: changes whenever the code that trains and scores changes,
+    with or without git."""
+    digest = hashlib.sha256()
+    for package in SOURCE_PACKAGES:
+        for path in sorted((REPO / package).rglob("*.py")):
+            digest.update(str(path.relative_to(REPO)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def file_hash(path):
+    """sha256 of a data file, or of a folder's files (names and bytes, in sorted order)."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        digest.update(str(file.relative_to(path) if file != path else file.name).encode())
+        with open(file, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def array_hash(*arrays):
+    """sha256 of numpy arrays' bytes and shapes: the identity of the data a run trained on."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        if array is None:
+            continue
+        digest.update(str((array.dtype, array.shape)).encode())
+        digest.update(memoryview(array).cast("B") if array.flags.c_contiguous else array.tobytes())
+    return digest.hexdigest()
+
+
+def command_line():
+    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else ""

@@ -1,0 +1,335 @@
+"""Run one experiment of a paper end to end and write its report.
+
+load -> prepare -> folds -> (seed, train, evaluate) per fold -> aggregate with 95% CI
+-> compare with the claims -> results/<paper>/<experiment>/<run_id>/.
+
+Resume. A run's work folder, cache/train/<paper>/<experiment>/<run key>/, holds each
+finished fold's result and the checkpoint of the fold in training
+(`common.toolkit.train.fit.Checkpoint`), so a killed run started again with the same command
+resumes where it stopped, into the same run folder, and ends with exactly the numbers
+of an uninterrupted run (on CPU). The run key covers everything that defines the run:
+paper, experiment, config (protocol included), smoke or not, the prepared data's hash
+(images, labels, splits, subjects, class names), the code version and the results root.
+A rerun that differs in any of them does not resume: it starts afresh under its own
+key, and says which interrupted run it did not resume and why. Once the report is
+written the work folder is removed, so a later run trains afresh, into a new folder.
+
+Until then the run folder holds an UNFINISHED file; the scoreboard reads only run
+folders with a metrics.json, and `python -m papers cleanup` lists (and with --remove
+deletes) unfinished run folders and leftover work folders.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+from tqdm.auto import tqdm
+
+import datasets
+from common.harness.judge.evaluation import aggregate
+from common.harness.report.run import write_run
+from common.harness.report.scoreboard import write_scoreboard
+from common.harness.run import plan
+from common.harness.run import record as run_record
+from common.harness.run.provenance import array_hash, code_version
+from common.toolkit import places
+from common.toolkit.data.protocols import make_folds
+from common.toolkit.experiment import RunContext, config_hash, store_fold_result, stored_fold_result
+from common.toolkit.train.fit import device_name, distribution_scope, epoch_listener, resumed_from_epoch, set_seed
+from common.toolkit.train.replicas import train_replicas, use_engine
+from datasets.paths import default_path
+
+DEFAULT_OUT = places.RESULTS
+WORK = places.CACHE / "train"
+
+
+def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=None, data_path=None, budget=None):
+    """Train and evaluate `exp` over its protocol's folds; return the run folder.
+
+    smoke: write synthetic data in the dataset's own layout and use `exp.smoke_config`.
+    data_path: the dataset file/folder itself (otherwise its sub-path under data_dir, datasets.paths).
+    budget: seconds; train as many of the protocol's repeats or folds as fit (at least 2, `common.harness.run.plan`).
+    A real run (or one with a budget) prints its plan and estimated time before it trains.
+    """
+    config = exp.resolved_config(smoke, overrides)
+    key = config_hash({"paper": exp.paper, "experiment": exp.name, "config": config, "smoke": smoke})
+    out_root = places.out_root(out_root, DEFAULT_OUT, f"{exp.paper} {exp.name}").resolve()
+    with tempfile.TemporaryDirectory() as synthetic_root:
+        if smoke:
+            data_path = datasets.write_synthetic(exp.dataset, synthetic_root, seed=config["seed"],
+                                                 **config.get("synthetic", {}))
+        elif data_path is None:
+            data_path = default_path(exp.dataset, data_dir)
+        ds = datasets.load(exp.dataset, data_path, **exp.loader_options)
+    dataset_summary = ds.summary()
+    if exp.prepare is not None:
+        ds = exp.prepare(ds, config)
+    folds = make_folds(ds, config["protocol"], seed=config["seed"])
+    if budget is not None or not smoke:
+        config, folds = _plan(exp, ds, config, folds, smoke, budget)
+
+    identity = json.loads(json.dumps({"paper": exp.paper, "experiment": exp.name, "config": config, "smoke": smoke,
+                                      "data": data_identity(ds), "code": code_version(), "results": str(out_root)},
+                                     default=str))  # as run.json stores it
+    work_root, run_dir = _work_and_run_folders(identity, out_root / exp.paper / exp.name, key)
+    if exp.train_stages is not None:  # earlier stages of every fold (e.g. backbones), before the per-fold loop
+        exp.train_stages(folds, config, work_root, run_dir, smoke)
+    if use_engine(exp):  # JAX: every fold a replica of one compiled step (common/toolkit/train/engine.py)
+        results = train_replicas(exp.replica_recipe, folds, config, work_root, run_dir, smoke)
+    else:
+        results = {}
+        with _protocol_progress(exp, folds, config) as progress:
+            for fold in folds:
+                results[fold.name] = _run_fold(exp, fold, config, work_root / fold.name, run_dir, smoke)
+                progress.fold_done()
+    evaluation = aggregate(results, folds, ds.class_names)
+    record = run_record.build(exp, config, key, smoke, dataset_summary, folds, results, evaluation,
+                              ds.class_names, data_path)
+    write_run(run_dir, record, results)
+    (run_dir / run_record.UNFINISHED).unlink(missing_ok=True)
+    write_scoreboard(out_root)  # after the marker goes, so that the scoreboard counts this run
+    shutil.rmtree(work_root, ignore_errors=True)
+    return run_dir
+
+
+def _plan(exp, ds, config, folds, smoke, budget):
+    """Print the run's plan and estimated time (from a short probe of its training); with a budget, the
+    (config, folds) of as many repeats or folds as fit. SystemExit, before anything is written, when two
+    do not fit."""
+    if exp.train_stages is not None or use_engine(exp):
+        if budget is not None:
+            raise SystemExit(f"--budget: {exp.paper}/{exp.name} trains in stages or on the replica engine, which "
+                             "the plan's probe cannot time; run it without --budget.")
+        return config, folds
+    print(f"Probing the training speed of {exp.paper}/{exp.name} ({plan.PROBE_EPOCHS} epochs of {folds[0].name})...",
+          file=sys.stderr)
+    schedule = plan.Plan.of(config, len(folds), plan.probe(exp, folds[0], config, smoke))
+    if budget is not None:
+        try:
+            units = schedule.fit_budget(budget)
+        except ValueError as error:
+            raise SystemExit(str(error)) from None
+        config = schedule.with_units(units)
+        folds = make_folds(ds, config["protocol"], seed=config["seed"])
+        schedule = dataclasses.replace(schedule, config=config, runs=len(folds))
+        print(f"Budget {plan.duration(budget)}: {units} of the protocol's {schedule.unit}s fit; running those "
+              f"(a sample of the protocol, judged on its wider interval).", file=sys.stderr)
+    print(schedule.describe(f"{exp.paper}/{exp.name}", device_name()), file=sys.stderr)
+    return config, folds
+
+
+class _protocol_progress:
+    """One progress bar over a run's every fold and epoch, with an ETA; a fold that stops early (or resumes
+    finished) jumps to its end."""
+
+    def __init__(self, exp, folds, config):
+        self.epochs = max(1, config.get("epochs", 1))
+        self.bar = tqdm(total=len(folds) * self.epochs, desc=f"{exp.paper}/{exp.name}", unit="epoch",
+                        file=sys.stderr, dynamic_ncols=True)
+        self.in_fold = 0
+
+    def epoch_done(self):
+        if self.in_fold < self.epochs:
+            self.in_fold += 1
+            self.bar.update()
+
+    def fold_done(self):
+        self.bar.update(self.epochs - self.in_fold)
+        self.in_fold = 0
+
+    def __enter__(self):
+        self.listening = epoch_listener(self.epoch_done)
+        self.listening.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.listening.__exit__(*exc)
+        self.bar.close()
+
+
+def data_identity(ds):
+    """sha256 of what a run trains and is scored on: the prepared images, labels, splits,
+    subjects and class names (a different or cut-down dataset gives another hash)."""
+    as_text = lambda a: None if a is None else np.asarray(a).astype(str)
+    return array_hash(ds.images, ds.labels, as_text(ds.splits), as_text(ds.subjects), as_text(ds.class_names))
+
+
+def _work_and_run_folders(identity, experiment_dir, key):
+    """(work folder, run folder) of the run `identity` defines: the interrupted run's, or new ones.
+
+    Says which run it resumes, and which interrupted runs of the experiment it does not
+    resume and why. The run folder is marked UNFINISHED until its report is written.
+    """
+    experiment_work = WORK / identity["paper"] / identity["experiment"]
+    work_root = experiment_work / config_hash(identity)
+    stored = work_root / "run.json"
+    run = _run_or_set_aside(stored)
+    if run is not None:
+        if _alive(run["pid"]):
+            raise SystemExit(f"This run is already in progress (process {run['pid']}, run folder {run['run_dir']}); "
+                             "wait for it to end, or stop it first.")
+        run_dir = Path(run["run_dir"])
+        print(f"Resuming the interrupted run {run_dir} (work folder {work_root}).", file=sys.stderr)
+    else:
+        for other in sorted(experiment_work.glob("*/run.json")):
+            previous = None if places.DAMAGED in other.parent.name else _run_or_set_aside(other)
+            if previous is None or _alive(previous["pid"]):
+                continue
+            differs = [k for k in ("config", "smoke", "data", "code", "results")
+                       if previous["identity"][k] != identity[k]]
+            print(f"Not resuming the interrupted run {previous['run_dir']}: it differs from this run in "
+                  f"{', '.join(differs)}. Starting afresh (`python -m papers cleanup` lists leftovers).",
+                  file=sys.stderr)
+        shutil.rmtree(work_root, ignore_errors=True)  # a start killed before it wrote run.json
+        work_root.mkdir(parents=True)
+        run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{key}"
+        taken = 1
+        while (experiment_dir / run_id).exists():  # the same config twice within a second
+            taken += 1
+            run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{key}-{taken}"
+        run_dir = experiment_dir / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / run_record.UNFINISHED).write_text(
+        f"This run has not finished: it is training, or it was killed.\nRerun the same command to resume it "
+        f"(work folder {work_root}), or delete it with `python -m papers cleanup --remove`.\n")
+    # pid: neither a second copy of this run nor `cleanup` touches it while its process lives
+    temporary = stored.with_suffix(".tmp")
+    temporary.write_text(json.dumps({"run_dir": str(run_dir), "identity": identity, "pid": os.getpid()}, indent=1))
+    os.replace(temporary, stored)
+    return work_root, run_dir
+
+
+RUN_FIELDS = {"run_dir": str, "pid": int, "identity": dict}
+IDENTITY_FIELDS = ("paper", "experiment", "config", "smoke", "data", "code", "results")
+
+
+def _read_run(stored):
+    """(the run.json of a work folder or None when it has none, None or what is wrong with it when damaged)."""
+    if not stored.exists():
+        return None, None
+    try:
+        run = json.loads(stored.read_text())
+    except (OSError, ValueError) as error:
+        return None, f"{type(error).__name__}: {error}"
+    if not isinstance(run, dict) or any(not isinstance(run.get(k), kind) for k, kind in RUN_FIELDS.items()) \
+            or any(k not in run["identity"] for k in IDENTITY_FIELDS):
+        return None, f"not a run record (fields {', '.join(RUN_FIELDS)}, identity {', '.join(IDENTITY_FIELDS)})"
+    return run, None
+
+
+def _run_or_set_aside(stored):
+    """The work folder's run.json, or None; a damaged one is named on stderr and its work folder set aside
+    (`python -m papers cleanup` lists it), so that it never blocks a later run."""
+    run, damage = _read_run(stored)
+    if damage is not None:
+        aside = places.set_aside(stored.parent)
+        print(f"WARNING: damaged {stored} ({damage}); its work folder was set aside as {aside}, and the run it "
+              "belonged to cannot resume.", file=sys.stderr)
+    return run
+
+
+def record_crash(error):
+    """Write into the run.json of this process's runs the exception that escaped, so that `cleanup` tells a
+    crashed run (a cause to fix first) from a killed one (the command line calls it)."""
+    for stored in WORK.glob("*/*/*/run.json"):
+        run, _ = _read_run(stored)
+        if run is not None and run["pid"] == os.getpid():
+            run["crashed"] = f"{type(error).__name__}: {error}".splitlines()[0][:300]
+            temporary = stored.with_suffix(".tmp")
+            temporary.write_text(json.dumps(run, indent=1))
+            os.replace(temporary, stored)
+
+
+def _run_fold(exp, fold, config, work_dir, run_dir, smoke):
+    stored = stored_fold_result(work_dir)
+    if stored is not None:
+        return stored
+    work_dir.mkdir(parents=True, exist_ok=True)
+    keras.backend.clear_session()
+    set_seed(fold.seed)
+    with distribution_scope():  # mirrored over several GPUs where TensorFlow sees them; nothing otherwise
+        result = exp.train_and_evaluate(fold, config, RunContext(work_dir, run_dir, smoke, first_fold=fold.index == 0))
+    if len(result.y_true) != len(fold.test) or result.y_prob.shape != (len(fold.test), len(fold.test.class_names)):
+        raise ValueError(f"{exp.paper}/{exp.name} {fold.name}: predictions {result.y_prob.shape} do not match "
+                         f"{len(fold.test)} test items x {len(fold.test.class_names)} classes")
+    if result.resumed_from_epoch is None:
+        result.resumed_from_epoch = resumed_from_epoch(work_dir)
+    store_fold_result(work_dir, result)
+    return result
+
+
+def cleanup(out_roots=None, remove=False):
+    """List (and with `remove`, delete) what killed runs left: run folders marked UNFINISHED
+    and work folders under cache/train. A run whose process still lives is left alone;
+    a folder without metrics.json and without the marker (kept by hand) is listed, never
+    deleted. Returns the lines it printed."""
+    live_runs, crashed, lines = set(), {}, []
+    works = sorted(p for p in WORK.glob("*/*/*") if p.is_dir()) if WORK.exists() else []
+    run_dirs = set()
+    for work in works:
+        run, damage = _read_run(work / "run.json")
+        if places.DAMAGED in work.name:
+            status, removable = "damaged, set aside by a later run", True
+        elif damage is not None:
+            status, removable = f"damaged run.json ({damage}): this run cannot resume", True
+        elif run is None:
+            status, removable = "stale: no run.json (an older version's, or killed at its start)", True
+        elif _alive(run.get("pid")):
+            status, removable = f"in progress (pid {run['pid']})", False
+            live_runs.add(run["run_dir"])
+        elif run["identity"]["code"] != code_version():
+            status, removable = "stale: the code changed since, a rerun would start afresh", True
+        elif run.get("crashed"):
+            status, removable = f"crashed: {run['crashed']} (fix that, then rerun the same command to resume)", True
+        else:
+            status, removable = "interrupted: rerun the same command to resume it", True
+        if run:
+            run_dirs.add(Path(run["run_dir"]))
+            if run.get("crashed"):
+                crashed[run["run_dir"]] = run["crashed"]
+        lines.append(f"work folder {work}: {status}" + (f" (run folder {run['run_dir']})" if run else ""))
+        if remove and removable:
+            shutil.rmtree(work)
+            lines[-1] += " -> removed"
+    default_roots = [DEFAULT_OUT, *sorted(places.RUNS.glob("*"))] if places.RUNS else []  # installed: none
+    roots = [Path(r) for r in out_roots] if out_roots else default_roots
+    for root in roots:
+        run_dirs |= {p for p in root.glob("*/*/*") if p.is_dir()}
+    for run_dir in sorted(d for d in run_dirs if d.is_dir() and not (d / "metrics.json").exists()):
+        if not (run_dir / run_record.UNFINISHED).exists():
+            lines.append(f"run folder {run_dir}: no metrics.json and no {run_record.UNFINISHED} marker (kept by hand?): kept")
+        elif str(run_dir) in live_runs:
+            lines.append(f"run folder {run_dir}: in progress")
+        else:
+            how = f"crashed: {crashed[str(run_dir)]}" if str(run_dir) in crashed else "killed"
+            lines.append(f"run folder {run_dir}: unfinished ({how})")
+            if remove:
+                shutil.rmtree(run_dir)
+                lines[-1] += " -> removed"
+    if not lines:
+        lines.append("nothing left over by killed runs")
+    elif not remove:
+        lines.append("`python -m papers cleanup --remove` deletes the unfinished run folders and the work folders "
+                     "(those runs can then no longer resume).")
+    print("\n".join(lines))
+    return lines
+
+
+def _alive(pid):
+    if not pid or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
