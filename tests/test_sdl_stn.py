@@ -66,3 +66,13 @@ def test_smoke_fer2013_pipeline_beats_chance_widely(smoke_run):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["metrics"]["accuracy"]["mean"] > 2 / 7
     assert (run_dir / "saliency_maps.png").exists() and (run_dir / "sdl1_transforms.png").exists()
+
+
+@pytest.mark.parametrize("standardise", [True, False])
+def test_the_transform_figure_draws_with_and_without_the_standardising_layer(tmp_path, standardise):
+    """The ablation on raw pixels builds the model without its `standardise` layer; its figure must still draw."""
+    from papers.sdl_stn.figures import transform_figure
+    model = build_sdl_model((16, 16, 1), 7, standardise=standardise, init_stddev=None, fc_l2=(0.0, 0.0), **TINY)
+    assert ("standardise" in [layer.name for layer in model.layers]) == standardise
+    transform_figure(model, np.random.default_rng(0).random((4, 16, 16, 1), dtype=np.float32), tmp_path / "t.png")
+    assert (tmp_path / "t.png").stat().st_size > 0

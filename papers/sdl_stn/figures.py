@@ -89,8 +89,9 @@ def transform_figure(model, x, path, n=8):
     corners under the learned affine transform), above the face resampled through it."""
     transformer = model.get_layer("sdl1_transformer")
     faces = x[:n]
-    standardised = model.get_layer("standardise")(faces)  # what the transformer sees inside the model
-    theta = keras.ops.convert_to_numpy(transformer.affine_parameters(standardised))
+    # what the transformer sees inside the model (raw pixels where the model does not standardise them)
+    seen = model.get_layer("standardise")(faces) if "standardise" in [l.name for l in model.layers] else faces
+    theta = keras.ops.convert_to_numpy(transformer.affine_parameters(seen))
     height, width = faces.shape[1:3]
     gx, gy = affine_grid(theta, height, width)
     resampled = keras.ops.convert_to_numpy(
