@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 import common.harness.cli
+import common.harness.report.run
 import papers
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,7 +54,8 @@ def check_papers_command(argv, monkeypatch, capsys):
     if args.command in ("audit", "bench", "scoreboard", "rereport") or getattr(args, "action", None) == "audit":
         return  # they rewrite results/: parsing is the check
     planned = []
-    monkeypatch.setattr(common.harness.cli, "run_all", lambda runs, **options: planned.extend(runs) or 0)
+    monkeypatch.setattr(common.harness.cli, "run_all", lambda runs, **options: planned.extend(runs) or [])
+    monkeypatch.setattr(common.harness.report.run, "write_ablations", lambda *table: "")  # nothing ran to tabulate
     monkeypatch.setattr(common.harness.cli, "check_data", lambda *where: None)  # a README's data paths are examples
     assert common.harness.cli.main(argv, papers) == 0
     if args.command != "list":

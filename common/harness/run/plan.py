@@ -138,7 +138,15 @@ class Plan:
                 f"Estimated on this machine ({device}): {duration(self.seconds_per_run())} per "
                 f"{'fold' if self.per_unit > 1 else self.unit}, {duration(self.seconds())} in all"
                 + ("" if self.units >= self.most else
-                   f"; the protocol's {self.most} {self.unit}s would take {duration(self.seconds(self.most))}") + ".")
+                   f"; {self.most_units} would take {duration(self.seconds(self.most))}")
+                + ".")
+
+    @property
+    def most_units(self):
+        """The largest number of units, in words: the protocol's, or the most held-out splits a budget adds."""
+        if self.config["protocol"]["kind"] == "holdout_then_kfold":
+            return f"{self.most} held-out splits, the most a budget adds,"
+        return f"the protocol's {self.most} {self.unit}s"
 
     def fit_budget(self, budget_seconds):
         """The number of units that fit the budget (the probe's time counted in), at least 2; ValueError
