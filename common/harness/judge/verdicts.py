@@ -96,7 +96,8 @@ def recipe_differences(recipe):
             out.append(("cut-down", f"{_show(run)}/{_show(target)} {field['label']}"
                         + ("" if field["source"] == "paper" else f" ({whose})")))
         else:
-            out.append(("other recipe", f"{field['label']} {_show(run)} ({whose}: {_show(target)})"))
+            shown = "none" if run is None and field["label"] == "patience" else _show(run)  # trained to its cap
+            out.append(("other recipe", f"{field['label']} {shown} ({whose}: {_show(target)})"))
     return out
 
 
