@@ -598,7 +598,7 @@ def test_a_damaged_checkpoint_names_the_file_and_is_set_aside(damage, named, tmp
                                         "state.json of another format": '{"epochs": 3}'}.get(damage, state))
     if damage != "arrays missing":
         (folder / "epoch-0001.npz").write_bytes(_random_bytes(100))
-    checkpoint = Checkpoint(folder, None, "val_accuracy", "max", [])
+    checkpoint = Checkpoint(folder, None, "val_accuracy", [])
     warning = capsys.readouterr().err
     assert checkpoint.state is None and f"damaged checkpoint file {folder / named}" in warning, warning
     assert not folder.exists() and len(list(folder.parent.glob("checkpoint-damaged-*"))) == 1

@@ -80,6 +80,18 @@ def tiny_clip_folds():
     return [dataclasses.replace(f, train=as_clips(f.train), val=as_clips(f.val), test=as_clips(f.test)) for f in tiny_folds()]
 
 
+def tiny_frozen_recipe():
+    """The tiny recipe without BatchNorm at a learning rate of 0: every epoch's model, and so its validation
+    accuracy, is the first's. Ties at every epoch: the one best-epoch rule keeps the earliest."""
+    import keras
+
+    def build_model(fold, config):
+        image = keras.Input((12, 12, 1))
+        x = keras.layers.Flatten()(keras.layers.Conv2D(4, 3, activation="relu")(image))
+        return keras.Model(image, keras.layers.Dense(3)(x))
+    return dataclasses.replace(tiny_recipe(), build_model=build_model, learning_rate=lambda config, epoch: 0.0)
+
+
 def tiny_binary_recipe():
     """The tiny recipe with sigmoid outputs trained by binary cross-entropy."""
     import keras
@@ -131,7 +143,8 @@ def jax_replica_runs(tmp):
             "clips_together": train_group(clip_folds, f"{tmp}/clips_together", 2, clip_config,
                                           recipe=tiny_clip_recipe()),
             "clips_alone": train_group(clip_folds, f"{tmp}/clips_alone", 1, clip_config, recipe=tiny_clip_recipe()),
-            "binary": jax_binary_loss(f"{tmp}/binary"), "killed": jax_killed_and_resumed(f"{tmp}/killed")}
+            "binary": jax_binary_loss(f"{tmp}/binary"), "killed": jax_killed_and_resumed(f"{tmp}/killed"),
+            "frozen": train_group(folds[:1], f"{tmp}/frozen", 1, recipe=tiny_frozen_recipe())}
 
 
 def jax_binary_loss(tmp):
@@ -270,6 +283,28 @@ def test_the_tensorflow_path_trains_the_recipe_through_keras_fit(tmp_path):
     assert rates == [0.01, 0.01, 0.005]  # the recipe's schedule, set every epoch
     assert len(result.history["loss"]) == 3
     assert result.extra["selected_epoch"] == 1 + int(np.argmax(result.history["val_accuracy"]))
+
+
+def test_both_paths_select_the_epoch_by_the_one_rule(replica_runs, tmp_path):
+    """Keras fit (here, on TensorFlow) and the engine (on JAX) pick each training's epoch by
+    common.toolkit.train.selection: on a learning recipe each picks best_epoch of its own history, and on a
+    frozen one, whose epochs tie, both keep the first."""
+    import keras
+
+    from common.toolkit.experiment import RunContext
+    from common.toolkit.train.selection import best_epoch
+    fold = tiny_folds()[0]
+    selected = {}
+    for name, recipe in (("learning", tiny_recipe()), ("frozen", tiny_frozen_recipe())):
+        keras.utils.set_random_seed(fold.seed)
+        result = recipe.train_and_evaluate(fold, CONFIG, RunContext(tmp_path / name, tmp_path))
+        assert result.extra["selected_epoch"] == 1 + best_epoch(result.history)
+        selected[name] = result.extra["selected_epoch"] - 1
+    for run in (replica_runs["alone"][0], replica_runs["frozen"][0]):
+        assert run["best_epoch"] == best_epoch(run["history"])
+    frozen = replica_runs["frozen"][0]["history"]["val_accuracy"]
+    assert len(set(frozen)) == 1 and len(frozen) == CONFIG["epochs"]  # a tie at every epoch
+    assert selected["frozen"] == replica_runs["frozen"][0]["best_epoch"] == 0
 
 
 def jax_runner_smoke(tmp):

@@ -5,6 +5,7 @@ import pytest
 
 from common.toolkit.data.pipeline import augmentation, make_pipeline, oversample_indices, set_epoch, to_float
 from common.toolkit.train.fit import fit, resumed_from_epoch, set_seed
+from common.toolkit.train.selection import at_best_epoch, best_epoch
 from conftest import Interrupt
 
 
@@ -96,3 +97,13 @@ def test_model_selection_refuses_a_non_validation_metric(tmp_path):
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     with pytest.raises(ValueError, match="validation"):
         fit(model, make_pipeline(x, y), None, epochs=1, work_dir=tmp_path, monitor="accuracy")
+
+
+def test_the_best_epoch_rule_keeps_the_earliest_of_equal_epochs_and_reads_the_monitor_s_direction():
+    history = {"val_accuracy": [0.5, 0.7, 0.7, 0.6], "val_loss": [0.9, 0.4, 0.4, 0.5],
+               "accuracy": [0.4, 0.6, 0.8, 0.9], "loss": [1.0, 0.5, 0.3, 0.2]}
+    assert best_epoch(history) == 1
+    assert best_epoch(history, "val_loss") == 1
+    assert best_epoch({"val_loss": [0.9, 0.95, 0.3]}, "val_loss") == 2
+    assert at_best_epoch(history) == {"train_accuracy": 0.6, "val_accuracy": 0.7, "train_loss": 0.5,
+                                      "val_loss": 0.4, "selected_epoch": 2}

@@ -25,6 +25,7 @@ from common.toolkit.data.pipeline import make_pipeline, to_float
 from common.toolkit.experiment import Experiment, FoldResult, first_fold_only
 from common.toolkit.faces import detect_landmarks
 from common.toolkit.train.fit import fit, predict
+from common.toolkit.train.selection import at_best_epoch
 from papers.crnn_candide import candide, clips
 from papers.crnn_candide.model import build_crnn, build_frame_baseline
 
@@ -88,8 +89,7 @@ def train_and_evaluate(fold, config, ctx):
     margins = predict(model, make_pipeline(x["test"], batch_size=config["batch_size"]))
     extra["total_params"] = model.count_params()
     extra["trainable_params"] = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-    best = int(np.argmax(history["val_accuracy"]))
-    extra["train_accuracy"], extra["val_accuracy"] = history["accuracy"][best], history["val_accuracy"][best]
+    extra |= at_best_epoch(history)
     accuracy = float(np.mean(margins.argmax(axis=1) == fold.test.labels))
 
     if config["baseline_epochs"]:
@@ -160,7 +160,7 @@ def plot_face_model_fit(part, landmarks, features, face_model, path, n_clips=4):
 
 DEVIATIONS = [
     "Candide-3 and its learned objective function (Wimmer et al., 2008) are replaced (candide.py): dlib 68 "
-    "landmarks on the frame upscaled x4 (whole frame as the face box where HOG finds none, counted), a "
+    "landmarks on the frame upscaled x{face_model[upscale]} (whole frame as the face box where HOG finds none, counted), a "
     "least-squares similarity pose (rz, s, tx, ty; no rx, ry), and shape / animation units of a linear 2D point "
     "model learned on each fold's training frames, fitted per frame by closed-form MAP least squares.",
     "The printed summary has no Candide input, so the experiments without the stream are the printed model; "
@@ -174,8 +174,8 @@ DEVIATIONS = [
     "epochs without a better validation accuracy) and epochs are not stated in the paper.",
     "The text also describes a unidirectional LSTM, a softmax / cross-entropy output, 35 inputs and 6 outputs "
     "(sentences from Graves et al. 2008); the printed summary and the SVM paragraph are followed instead.",
-    "The paper gives neither k (3 here), the test fraction (0.2 here) nor the training length (our length rule, "
-    "in the recipe table above).",
+    "The paper gives neither k ({protocol[k]} here) nor the training length (our length rule, in the recipe "
+    "table above).",
     "The 'traditional neural net' of the abstract is not described; the baseline here is the same CNN trunk "
     "with a softmax on single frames, a clip's prediction the mean over its three frames.",
 ]
@@ -188,7 +188,8 @@ def _experiment(name, title, protocol, candide_stream, baseline_epochs=0, smoke_
     smoke = {**SMOKE, "baseline_epochs": min(baseline_epochs, 4)}
     return Experiment(PAPER, name, title, "ckplus", config, train_and_evaluate, prepare=clips.prepare,
                       smoke_config=smoke if smoke_every_fold else first_fold_only(smoke),
-                      deviations=DEVIATIONS,
+                      deviations=DEVIATIONS + (["The paper gives no test fraction ({protocol[test_fraction]} "
+                                                "here)."] if "test_fraction" in protocol else []),
                       paper_recipe={"protocol": PAPER_PROTOCOL["kind"]})
 
 

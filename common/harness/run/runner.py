@@ -20,6 +20,7 @@ deletes) unfinished run folders and leftover work folders.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -29,7 +30,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import keras
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -42,8 +42,9 @@ from common.harness.run import record as run_record
 from common.harness.run.provenance import array_hash, code_version
 from common.toolkit import places
 from common.toolkit.data.protocols import make_folds
-from common.toolkit.experiment import RunContext, config_hash, store_fold_result, stored_fold_result
-from common.toolkit.train.fit import device_name, distribution_scope, epoch_listener, resumed_from_epoch, set_seed
+from common.toolkit.experiment import config_hash
+from common.toolkit.train.fit import device_name, epoch_listener
+from common.toolkit.train.folds import train_folds
 from common.toolkit.train.replicas import train_replicas, use_engine
 from datasets.paths import default_path
 
@@ -85,11 +86,9 @@ def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=
     if use_engine(exp):  # JAX: every fold a replica of one compiled step (common/toolkit/train/engine.py)
         results = train_replicas(exp.replica_recipe, folds, config, work_root, run_dir, smoke)
     else:
-        results = {}
-        with _protocol_progress(exp, folds, config) as progress:
-            for fold in folds:
-                results[fold.name] = _run_fold(exp, fold, config, work_root / fold.name, run_dir, smoke)
-                progress.fold_done()
+        with _protocol_progress(exp, folds, config) as fold_done:
+            results = train_folds(folds, lambda fold: work_root / fold.name,
+                                  lambda fold, ctx: exp.train_and_evaluate(fold, config, ctx), run_dir, smoke, fold_done)
     evaluation = aggregate(results, folds, ds.class_names)
     record = run_record.build(exp, config, key, smoke, dataset_summary, folds, results, evaluation,
                               ds.class_names, data_path)
@@ -126,33 +125,27 @@ def _plan(exp, ds, config, folds, smoke, budget):
     return config, folds
 
 
-class _protocol_progress:
-    """One progress bar over a run's every fold and epoch, with an ETA; a fold that stops early (or resumes
-    finished) jumps to its end."""
+@contextlib.contextmanager
+def _protocol_progress(exp, folds, config):
+    """One progress bar over a run's every fold and epoch, with an ETA. Yields fold_done(fold): a fold that
+    stops early, or was trained before, jumps to its end; a resumed one starts at its checkpoint's epoch."""
+    epochs = max(1, config.get("epochs", 1))
+    bar = tqdm(total=len(folds) * epochs, desc=f"{exp.paper}/{exp.name}", unit="epoch", file=sys.stderr,
+               dynamic_ncols=True)
+    finished = 0
 
-    def __init__(self, exp, folds, config):
-        self.epochs = max(1, config.get("epochs", 1))
-        self.bar = tqdm(total=len(folds) * self.epochs, desc=f"{exp.paper}/{exp.name}", unit="epoch",
-                        file=sys.stderr, dynamic_ncols=True)
-        self.in_fold = 0
+    def advance_to(n):  # never back: a fold's second training (e.g. a baseline) counts its epochs again
+        bar.update(max(0, n - bar.n))
 
-    def epoch_done(self):
-        if self.in_fold < self.epochs:
-            self.in_fold += 1
-            self.bar.update()
-
-    def fold_done(self):
-        self.bar.update(self.epochs - self.in_fold)
-        self.in_fold = 0
-
-    def __enter__(self):
-        self.listening = epoch_listener(self.epoch_done)
-        self.listening.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self.listening.__exit__(*exc)
-        self.bar.close()
+    def fold_done(fold):
+        nonlocal finished
+        finished += 1
+        advance_to(finished * epochs)
+    try:
+        with epoch_listener(lambda epochs_done: advance_to(finished * epochs + min(epochs_done, epochs))):
+            yield fold_done
+    finally:
+        bar.close()
 
 
 def data_identity(ds):
@@ -246,24 +239,6 @@ def record_crash(error):
             temporary = stored.with_suffix(".tmp")
             temporary.write_text(json.dumps(run, indent=1))
             os.replace(temporary, stored)
-
-
-def _run_fold(exp, fold, config, work_dir, run_dir, smoke):
-    stored = stored_fold_result(work_dir)
-    if stored is not None:
-        return stored
-    work_dir.mkdir(parents=True, exist_ok=True)
-    keras.backend.clear_session()
-    set_seed(fold.seed)
-    with distribution_scope():  # mirrored over several GPUs where TensorFlow sees them; nothing otherwise
-        result = exp.train_and_evaluate(fold, config, RunContext(work_dir, run_dir, smoke, first_fold=fold.index == 0))
-    if len(result.y_true) != len(fold.test) or result.y_prob.shape != (len(fold.test), len(fold.test.class_names)):
-        raise ValueError(f"{exp.paper}/{exp.name} {fold.name}: predictions {result.y_prob.shape} do not match "
-                         f"{len(fold.test)} test items x {len(fold.test.class_names)} classes")
-    if result.resumed_from_epoch is None:
-        result.resumed_from_epoch = resumed_from_epoch(work_dir)
-    store_fold_result(work_dir, result)
-    return result
 
 
 def cleanup(out_roots=None, remove=False):

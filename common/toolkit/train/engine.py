@@ -14,7 +14,8 @@ import numpy as np
 from common.toolkit import places
 from common.toolkit.data.pipeline import oversample_indices
 from common.toolkit.train.losses import cross_entropy, cross_entropy_np
-from common.toolkit.train.recipe import EVAL_BATCH, MODES, precision
+from common.toolkit.train.recipe import EVAL_BATCH, precision
+from common.toolkit.train.selection import improves, worst
 
 
 @dataclasses.dataclass
@@ -217,11 +218,11 @@ class Engine:
         slots = [np.repeat(np.asarray(v.value)[None], self.n, axis=0) for v in self.optimizer.variables]
         augment = stacked([[np.asarray(v.value) for v in a.non_trainable_variables] for a in augments]) \
             if self.augment is not None else []
-        worst = -np.inf if MODES[self.recipe.monitor] == "max" else np.inf
         return {
             "variables": (trainable, non_trainable, slots, augment),
             "best": ([np.copy(v) for v in trainable], [np.copy(v) for v in non_trainable]),
-            "epoch": np.array(0), "best_score": np.full(self.n, worst), "best_epoch": np.zeros(self.n, np.int64),
+            "epoch": np.array(0), "best_score": np.full(self.n, worst(self.recipe.monitor)),
+            "best_epoch": np.zeros(self.n, np.int64),
             "since_best": np.zeros(self.n, np.int64), "stopped": np.zeros(self.n, bool),
             "train_seconds": np.array(0.0), "train_images": np.zeros(self.n, np.int64),
             "history": {k: np.zeros((0, self.n)) for k in ("loss", "accuracy", "val_loss", "val_accuracy",
@@ -319,8 +320,7 @@ class Engine:
         """Bookkeeping of one epoch: history, best epoch by the monitored validation metric, early stopping."""
         trained = ~state["stopped"]
         score = val_accuracy if self.recipe.monitor == "val_accuracy" else val_loss
-        better = score > state["best_score"] if MODES[self.recipe.monitor] == "max" else score < state["best_score"]
-        improved = better & trained
+        improved = improves(score, state["best_score"], self.recipe.monitor) & trained
         since_best = np.where(improved, 0, state["since_best"] + trained)
         stopped = state["stopped"] | (trained & (since_best >= self.patience) if self.patience else state["stopped"])
         mean = lambda values: np.where(trained, (values * active).sum(axis=1) / np.maximum(steps, 1), np.nan)

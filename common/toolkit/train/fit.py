@@ -23,6 +23,7 @@ import keras
 import numpy as np
 
 from common.toolkit.data.pipeline import set_epoch
+from common.toolkit.train.selection import check_monitor, improves, worst
 
 
 def set_seed(seed):
@@ -79,9 +80,8 @@ def device_name():
     return f"cpu: {platform.processor() or platform.machine()} x{os.cpu_count()}"
 
 
-def fit(model, train_data, val_data, *, epochs, work_dir, monitor="val_accuracy", mode="max",
-        callbacks=(), verbose="auto"):
-    """Train resumably; restore the best epoch by `monitor` (a validation metric).
+def fit(model, train_data, val_data, *, epochs, work_dir, monitor="val_accuracy", callbacks=(), verbose="auto"):
+    """Train resumably; restore the best epoch by `monitor` (a validation metric, `common.toolkit.train.selection`).
 
     `work_dir` holds one training: its CSV log and its checkpoint (`Checkpoint`). Called
     again after a kill, training resumes from the last finished epoch and ends exactly as
@@ -89,8 +89,7 @@ def fit(model, train_data, val_data, *, epochs, work_dir, monitor="val_accuracy"
     without training. Returns (history as {metric: [per-epoch values]} over all epochs,
     seconds spent training over every session, the one now and those before a kill).
     """
-    if not monitor.startswith("val_"):
-        raise ValueError(f"model selection must use validation data, got monitor={monitor!r}")
+    check_monitor(monitor)
     for callback in callbacks:
         if getattr(callback, "restore_best_weights", False):
             raise ValueError(f"{type(callback).__name__}(restore_best_weights=True): fit already restores the "
@@ -98,7 +97,7 @@ def fit(model, train_data, val_data, *, epochs, work_dir, monitor="val_accuracy"
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     log = work_dir / "training_log.csv"
-    checkpoint = Checkpoint(work_dir / "checkpoint", train_data, monitor, mode, callbacks)
+    checkpoint = Checkpoint(work_dir / "checkpoint", train_data, monitor, callbacks)
     if checkpoint.state is None:
         log.unlink(missing_ok=True)  # rows of a session that never reached its first checkpoint
     elif checkpoint.finished(epochs):
@@ -117,7 +116,8 @@ EPOCH_LISTENERS = []
 
 @contextlib.contextmanager
 def epoch_listener(listener):
-    """Call `listener()` after each epoch that `fit` finishes inside this block."""
+    """Call `listener(epochs_done)` after each epoch that `fit` finishes inside this block (epochs_done counts
+    the epochs before a resume too)."""
     EPOCH_LISTENERS.append(listener)
     try:
         yield
@@ -156,10 +156,9 @@ class Checkpoint(keras.callbacks.Callback):
     STATE_FIELDS = ("epochs_done", "stopped", "starts", "history", "seconds", "best_epoch", "best_value",
                     "callbacks", "variables", "best")
 
-    def __init__(self, folder, train_data, monitor, mode, callbacks):
+    def __init__(self, folder, train_data, monitor, callbacks):
         super().__init__()
         self.folder, self.train_data, self.monitor = Path(folder), train_data, monitor
-        self.better = np.greater if mode == "max" else np.less
         self.others = list(callbacks)
         self.session_start, self.seconds_before = time.perf_counter(), 0.0
         self.state, self.arrays = self._load()
@@ -264,14 +263,15 @@ class Checkpoint(keras.callbacks.Callback):
         state["callbacks"] = [{"class": type(c).__name__, "state": _callback_state(c, self.RESUMABLE_ATTRIBUTES)}
                               for c in self._stateful_callbacks()]
         value = logs.get(self.monitor)
-        if value is not None and (state["best_value"] is None or self.better(value, state["best_value"])):
+        best_so_far = worst(self.monitor) if state["best_value"] is None else state["best_value"]
+        if value is not None and improves(value, best_so_far, self.monitor):
             state["best_epoch"], state["best_value"] = epoch, float(value)
             state["best"] = self._write_arrays(f"best-{epoch:04d}.npz", optimizer=False)
         state["variables"] = self._write_arrays(f"epoch-{epoch + 1:04d}.npz", optimizer=True)
         self._commit()
         self.last_end = time.perf_counter()
         for listener in EPOCH_LISTENERS:
-            listener()
+            listener(epoch + 1)
 
     def on_train_end(self, logs=None):
         if self.state["epochs_done"]:

@@ -11,13 +11,11 @@ import keras
 import numpy as np
 
 from common.toolkit.data.pipeline import make_pipeline, to_float
-from common.toolkit.experiment import (
-    FoldResult,
-)
+from common.toolkit.experiment import FoldResult
 from common.toolkit.train.fit import fit, predict
+from common.toolkit.train.selection import MODES, at_best_epoch, check_monitor
 
 EVAL_BATCH = 256
-MODES = {"val_accuracy": "max", "val_loss": "min"}
 # sparse_categorical: cross-entropy of the integer labels under softmax scores (or logits);
 # binary: per-class binary cross-entropy of the one-hot labels under sigmoid scores (or logits), averaged
 # over classes and items as keras.losses.BinaryCrossentropy does.
@@ -61,8 +59,7 @@ class ReplicaRecipe:
     loss: str = "sparse_categorical"  # or binary (LOSSES)
 
     def __post_init__(self):
-        if self.monitor not in MODES:
-            raise ValueError(f"monitor must be one of {sorted(MODES)}, got {self.monitor!r}")
+        check_monitor(self.monitor)
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {list(LOSSES)}, got {self.loss!r}")
 
@@ -93,7 +90,7 @@ class ReplicaRecipe:
             callbacks.append(keras.callbacks.EarlyStopping(self.monitor, patience=config["early_stopping_patience"],
                                                            mode=MODES[self.monitor]))
         history, _ = fit(model, train, val, epochs=config["epochs"], work_dir=ctx.work_dir, monitor=self.monitor,
-                         mode=MODES[self.monitor], callbacks=callbacks, verbose=2)
+                         callbacks=callbacks, verbose=2)
         scores = predict(model, make_pipeline(to_float(self.inputs(fold.test, config)), batch_size=EVAL_BATCH))
         return self.fold_result(model, fold, config, ctx, history, scores, clock.seconds, clock.images)
 
@@ -103,10 +100,7 @@ class ReplicaRecipe:
 
     def fold_result(self, model, fold, config, ctx, history, scores, seconds, images):
         """FoldResult with the selected epoch's train / val loss and accuracy as extra metrics."""
-        pick = np.argmax if MODES[self.monitor] == "max" else np.argmin
-        best = int(pick(history[self.monitor]))
-        extra = {"train_accuracy": history["accuracy"][best], "val_accuracy": history["val_accuracy"][best],
-                 "train_loss": history["loss"][best], "val_loss": history["val_loss"][best], "selected_epoch": best + 1}
+        extra = at_best_epoch(history, self.monitor)
         if self.finish is not None:
             extra |= self.finish(model, fold, config, ctx)
         y_prob = np.asarray(scores, np.float32)

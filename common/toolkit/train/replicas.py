@@ -50,20 +50,13 @@ Choices (where the two paths differ):
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import keras
 
-from common.toolkit.experiment import (
-    FOLD_RESULT,
-    RunContext,
-    config_hash,
-    store_fold_result,
-    stored_fold_result,
-)
+from common.toolkit.experiment import RunContext, config_hash, stored_fold_result
 from common.toolkit.train.engine import Engine, Replica
-from common.toolkit.train.fit import distribution_scope, set_seed
+from common.toolkit.train.folds import train_folds
 
 
 def use_engine(exp):
@@ -88,47 +81,39 @@ def train_stage(recipe, folds, config, work_root, figure_dir, smoke=False, *, st
     """
     if keras.backend.backend() == "jax":
         return train_replicas(recipe, folds, config, work_root, figure_dir, smoke, stage=stage)
-    results = {}
-    for fold in folds:
-        work_dir = Path(work_root) / fold.name / stage
-        results[fold.name] = _stored_result(work_dir)
-        if results[fold.name] is None:
-            work_dir.mkdir(parents=True, exist_ok=True)
-            keras.backend.clear_session()
-            set_seed(fold.seed)
-            with distribution_scope():
-                results[fold.name] = recipe.train_and_evaluate(
-                    fold, config, RunContext(work_dir, Path(figure_dir), smoke, first_fold=fold.index == 0))
-            store_fold_result(work_dir, results[fold.name])
-    return results
-
-
-def _stored_result(work_dir):
-    """The FoldResult stored in work_dir (said on stderr: a rerun reads it, not trains again), or None."""
-    result = stored_fold_result(work_dir)
-    if result is not None:
-        print(f"engine: {work_dir} was trained before: its result is read from {FOLD_RESULT}", file=sys.stderr)
-    return result
+    return train_folds(folds, lambda fold: Path(work_root) / fold.name / stage,
+                       lambda fold, ctx: recipe.train_and_evaluate(fold, config, ctx), figure_dir, smoke)
 
 
 def train_replicas(recipe, folds, config, work_root, figure_dir, smoke=False, *, group_size=None,
                    checkpoint_every=5, stage=None):
     """{fold.name: FoldResult} of every fold, trained as replicas on JAX.
 
-    A fold whose result is already stored under work_root/<fold>[/<stage>]/fold_result.pkl
-    is read back; the others are built, grouped (same model function, at most
-    `group_size` replicas per step, default `replicas_per_step()`) and trained.
-    Each group checkpoints under work_root/engine-[<stage>-]<hash of its folds>/.
+    The per-fold loop (`common.toolkit.train.folds.train_folds`) reads back each fold whose result is stored
+    under work_root/<fold>[/<stage>]/; at the first fold it must train, every fold not trained before is
+    built, grouped (same model function, at most `group_size` replicas per step, default
+    `replicas_per_step()`) and trained. Each group checkpoints under work_root/engine-[<stage>-]<hash of its
+    folds>/.
     """
     work_root = Path(work_root)
-    fold_dir = lambda name: work_root / name / stage if stage else work_root / name
-    results, replicas = {}, []
-    for fold in folds:
-        results[fold.name] = _stored_result(fold_dir(fold.name))
-        if results[fold.name] is None:
-            replicas.append(Replica.build(recipe, fold, config))
+    work_dir_of = lambda fold: work_root / fold.name / stage if stage else work_root / fold.name
+    trained = {}
+
+    def train(fold, ctx):
+        if not trained:
+            untrained = [f for f in folds if stored_fold_result(work_dir_of(f)) is None]
+            trained.update(_train_groups(recipe, untrained, config, work_root, work_dir_of, ctx.figure_dir, smoke,
+                                         group_size, checkpoint_every, stage))
+        return trained[fold.name]
+    return train_folds(folds, work_dir_of, train, figure_dir, smoke)
+
+
+def _train_groups(recipe, folds, config, work_root, work_dir_of, figure_dir, smoke, group_size, checkpoint_every,
+                  stage):
+    """{fold.name: FoldResult} of `folds`, each a replica, trained group by group."""
+    replicas = [Replica.build(recipe, fold, config) for fold in folds]
     size = group_size or replicas_per_step() or len(replicas)
-    groups = {}
+    groups, results = {}, {}
     for replica in replicas:
         groups.setdefault(replica.signature, []).append(replica)
     for same_model in groups.values():
@@ -140,9 +125,8 @@ def train_replicas(recipe, folds, config, work_root, figure_dir, smoke=False, *,
                                  checkpoint_every)
             test_scores, _, _ = engine.evaluate(state["best"], "test")  # each replica's best epoch
             for i, replica in enumerate(group):
-                ctx = RunContext(fold_dir(replica.fold.name), Path(figure_dir), smoke,
+                ctx = RunContext(work_dir_of(replica.fold), Path(figure_dir), smoke,
                                  first_fold=replica.fold.index == 0)
                 ctx.work_dir.mkdir(parents=True, exist_ok=True)
                 results[replica.fold.name] = engine.fold_result(state, i, test_scores, ctx)
-                store_fold_result(ctx.work_dir, results[replica.fold.name])
-    return {fold.name: results[fold.name] for fold in folds}
+    return results
