@@ -3,8 +3,8 @@
 The CLI, the Makefile (through the CLI), the tests and the scoreboard read it.
 Adding a paper means adding its folder and one line here.
 
-Importing a paper package is cheap: it holds the index of its experiments (names, datasets,
-titles) and loads `EXPERIMENTS` (which imports Keras and TensorFlow) on first use.
+Importing a paper package is cheap: it loads `EXPERIMENTS` (which imports Keras and TensorFlow) on
+first use, so `python -m papers --help` and the suite's own commands start without them.
 """
 import importlib
 import importlib.util
@@ -45,13 +45,8 @@ def paper_module(name):
 
 
 def experiment_index(name):
-    """{experiment name: (dataset, title)} for one paper: its EXPERIMENT_INDEX, read without
-    importing Keras. A paper without one (tests/test_cli.py asks every paper for it) is listed
-    from its EXPERIMENTS, which takes the seconds of importing Keras."""
-    module = paper_module(name)
-    if hasattr(module, "EXPERIMENT_INDEX"):
-        return module.EXPERIMENT_INDEX
-    return {exp_name: (exp.dataset, exp.title) for exp_name, exp in module.EXPERIMENTS.items()}
+    """{experiment name: (dataset, title)} for one paper, from its EXPERIMENTS (in the paper's order)."""
+    return {exp_name: (exp.dataset, exp.title) for exp_name, exp in experiments(name).items()}
 
 
 def experiments(name):

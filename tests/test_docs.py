@@ -171,7 +171,7 @@ def test_every_dotted_name_a_document_names_resolves(doc):
 @pytest.mark.parametrize("doc", DOCS, ids=rel)
 def test_every_name_beside_a_file_is_defined_there(doc):
     paper = paper_of(doc)
-    experiments = set(importlib.import_module(f"papers.{paper}").EXPERIMENT_INDEX) if paper else set()
+    experiments = set(papers.experiments(paper)) if paper else set()
     experiments |= {field.name for field in dataclasses.fields(Experiment)}
     broken = []
     for file, name in names_beside_files(doc):
@@ -237,7 +237,7 @@ def paper_hooks():
 def test_the_contract_describes_every_hook_and_experiment_field():
     contract = (REPO / "docs" / "CONTRACT.md").read_text()
     hooks = paper_hooks()
-    assert {"EXPERIMENTS", "EXPERIMENT_INDEX", "DEFAULT_EXPERIMENTS", "AUDIT", "BENCHMARKS"} <= hooks
+    assert {"EXPERIMENTS", "DEFAULT_EXPERIMENTS", "AUDIT", "BENCHMARKS"} <= hooks
     assert [h for h in sorted(hooks) if f"`{h}" not in contract] == []
     signature = re.search(r"`Experiment\((.*?)\)`", contract, flags=re.S).group(1)
     fields = [field.name for field in dataclasses.fields(Experiment)]
@@ -250,3 +250,17 @@ def test_the_contract_describes_every_replica_recipe_field():
     contract = (REPO / "docs" / "CONTRACT.md").read_text()
     fields = [field.name for field in dataclasses.fields(ReplicaRecipe)]
     assert [f for f in fields if f"`{f}`" not in contract and f"`{f}(" not in contract] == []
+
+
+INTERVAL = re.compile(r"\[\s*-?\d[\d.,]*%?\s*,\s*-?\d[\d.,]*%?\s*\]")  # [76.80, 86.84] or [53.8%, 92.8%]
+VERDICTS = re.compile(r"[*_]{1,2}(reproduced|not reproduced[^*_]*|inconclusive|degenerate run|not comparable)[*_]{1,2}",
+                      re.I)
+
+
+@pytest.mark.parametrize("paper", list(papers.PAPERS))
+def test_a_paper_readme_quotes_no_verdict_or_interval_and_links_its_scoreboard_rows(paper):
+    """Verdicts and intervals change with every run: the scoreboard states them, a README links them."""
+    text = prose(REPO / "papers" / paper / "README.md")
+    assert INTERVAL.findall(text) == [], f"papers/{paper}/README.md quotes intervals by hand"
+    assert VERDICTS.findall(text) == [], f"papers/{paper}/README.md quotes verdicts by hand"
+    assert f"../../results/README.md#{paper}" in text

@@ -8,6 +8,7 @@ import pytest
 
 import papers
 from common.harness.judge.claims import load_claims
+from common.harness.run.record import derive_deviations
 
 REPO = Path(__file__).resolve().parents[1]
 # Smoke runs known not to learn on their synthetic data: a finding kept visible, not a pass. The test
@@ -67,3 +68,27 @@ def test_every_experiment_runs_on_synthetic_data(paper, experiment, smoke_run):
     chance = 1 / len(record["class_names"])
     assert record["metrics"]["accuracy"]["mean"] > chance + 0.1, record["metrics"]["accuracy"]
     assert all(c["verdict"] == "not comparable" for c in record["claims"])  # synthetic data judges no claim
+
+
+@pytest.mark.parametrize("paper", list(papers.PAPERS))
+def test_deviations_are_filled_from_the_run_s_config(paper):
+    """A deviation that states a config value is a template ({batch_size}, {protocol[k]}) filled from the run's
+    config, so the report states the values the run used (a typed '12 epochs' once stood beside a config of 100)."""
+    summary = {"total": 10, "path": "data", "skipped": []}
+    for exp in papers.experiments(paper).values():
+        for smoke in (False, True):
+            config = exp.resolved_config(smoke, None)
+            filled = derive_deviations(exp, config, [], smoke, summary, 0, {})
+            assert not [d for d in filled if "{" in d or "}" in d], exp.name
+        if "{batch_size}" in "".join(exp.deviations):
+            other = exp.resolved_config(False, {"batch_size": 4321})
+            assert any("4321" in d for d in derive_deviations(exp, other, [], False, summary, 0, {}))
+
+
+def test_the_drifted_deviations_now_follow_their_configs():
+    crnn, nested = papers.experiments("crnn_candide")["crnn"], papers.experiments("nested_lstm")["ckplus_c3d"]
+    summary = {"total": 10, "path": "data", "skipped": []}
+    crnn_text = " ".join(derive_deviations(crnn, crnn.config, [], False, summary, 0, {}))
+    assert f"upscaled x{crnn.config['face_model']['upscale']}" in crnn_text and "k (3 here)" in crnn_text
+    nested_text = " ".join(derive_deviations(nested, nested.config, [], False, summary, 0, {}))
+    assert f"at most {nested.config['epochs']}" in nested_text and "model.width 0.125" in nested_text

@@ -137,8 +137,9 @@ DEVIATIONS = [
     "Dataset: the paper trains on SAMM and MEVIEW frames (licensed, not available here) and its abstract "
     "names the Kaggle FER images; this run uses FER2013 (Training / PublicTest / PrivateTest).",
     "The paper prints no filter counts, batch size, learning rate, epochs or L2 factor: we use three blocks "
-    "of two convolutions (32, 64, 128 filters), batch 64, learning rate 1e-3 for both optimizers, L2 1e-4, "
-    "early stopping on validation accuracy.",
+    "of two convolutions ({model[filters]} filters), batch {batch_size}, learning rate {learning_rate} for both "
+    "optimizers, L2 {model[l2]}, at most {epochs} epochs with early stopping on validation accuracy (patience "
+    "{early_stopping_patience}).",
     "Training and validation accuracy / loss (Tables 1-2) are those of the epoch selected on validation "
     "accuracy, as Keras logs them (training figures are running averages with dropout and augmentation on; "
     "the training loss includes the L2 penalty).",

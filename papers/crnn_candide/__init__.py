@@ -1,15 +1,6 @@
 """Facial Expression Recognition using Recurrent Neural Network (Radharapu et al., UNT):
 a time-distributed CNN + BiLSTM + SVM head on 3-frame CK+ clips, with Candide-3 face-model features."""
 
-# What `python -m papers list` and `--help` show without importing Keras; tests/test_cli.py
-# checks it against experiments.py. Experiment name -> (dataset, title), in the paper's order.
-EXPERIMENT_INDEX = {
-    "crnn": ("ckplus", "Printed CRNN-SVM on CK+48 3-frame clips, paper's protocol (held-out test, stratified "
-                       "k-fold), vs a per-frame CNN"),
-    "crnn_subject": ("ckplus", "Printed CRNN-SVM, subject-independent k-fold"),
-    "crnn_candide": ("ckplus", "CRNN-SVM with the Candide-substitute face-model stream, paper's protocol"),
-    "crnn_candide_subject": ("ckplus", "CRNN-SVM with the face-model stream, subject-independent k-fold"),
-}
 # What fits about 35 minutes of 2 shared CPU cores; crnn_candide_subject runs on request (--experiment).
 DEFAULT_EXPERIMENTS = ["crnn", "crnn_subject", "crnn_candide"]
 DEMO_EXPERIMENT = "crnn_subject"  # `make demo`: no per-frame baseline to train beside the CRNN, so the quickest

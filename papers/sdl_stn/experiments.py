@@ -157,9 +157,11 @@ def engine_throughput(quick=False):
 PAPER_RECIPE = {"epochs": 300, "repeats": 15, "optimizer": "adamw", "learning_rate": 0.03}
 
 COMMON_DEVIATIONS = [
-    "Filter counts, kernel sizes, FC width, batch size (64) and AdamW weight decay (0.001) are not given in "
+    "Filter counts, kernel sizes, FC width, batch size ({batch_size}) and AdamW weight decay ({weight_decay}) are "
+    "not given in "
     "the paper: our choices (README).",
-    "The paper tunes lambda_1, lambda_2 on validation data; we keep its starting values 0.001 and 0.01.",
+    "The paper tunes lambda_1, lambda_2 on validation data; we keep its starting values {model[fc_l2][0]} and "
+    "{model[fc_l2][1]}.",
     "Pixels are standardised with the training part's mean and std inside the model (the paper does not say "
     "how it scales pixels; raw [0, 1] inputs with N(0, 0.05) weights stalled at chance).",
 ]
@@ -184,7 +186,8 @@ def low_rate_variant(exp, why):
         exp, name=f"{exp.name}_lr1e-3", title=f"{exp.title.split(':')[0]} as `{exp.name}` but AdamW lr 0.001 "
                                               "(variant, not the paper's)",
         config={**exp.config, "learning_rate": 0.001}, ablations={},
-        deviations=exp.deviations + [f"Learning rate 0.001 instead of the paper's 0.03: {why}"])
+        deviations=exp.deviations + [f"Learning rate {{learning_rate}} instead of the paper's "
+                                     f"{PAPER_RECIPE['learning_rate']}: {why}"])
 
 
 FER2013_LOW_LR = low_rate_variant(FER2013, "a variant for short CPU runs, where 0.03 has no time to decay (see the "
@@ -228,7 +231,7 @@ FERG = Experiment(
     paper_recipe={**PAPER_RECIPE, "protocol": "random_split"},
     deviations=COMMON_DEVIATIONS + [
         "The paper tests on 1000 random images per class; our stratified random split keeps FERG's class "
-        "proportions in the test part (about 13% of the images, ~7,250).",
+        "proportions in the test part ({protocol[fractions][2]:.0%} of the images).",
         "Images converted to grayscale and resized to 48x48 (the paper gives no input size for FERG)."],
 )
 

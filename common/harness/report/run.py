@@ -26,6 +26,7 @@ from common.harness.report.cells import (
     reported,
     verdict_text,
 )
+from common.harness.run.provenance import reproduced_by
 from common.harness.run.record import RunRecord, derive_deviations, recipe_fields
 from common.toolkit.eval import plots
 from common.toolkit.eval.metrics import confusion_matrix
@@ -52,7 +53,7 @@ def rewrite_run(run_dir, exp):
     record = RunRecord.read(run_dir)
     record.recipe = recipe_fields(exp, record.config, record.epochs_per_fold)
     resumed = {f["name"]: f["resumed_from_epoch"] for f in record.folds if f.get("resumed_from_epoch")}
-    record.deviations = derive_deviations(exp, record.recipe, record.smoke, record.dataset_summary,
+    record.deviations = derive_deviations(exp, record.config, record.recipe, record.smoke, record.dataset_summary,
                                           len(record.skipped), resumed)
     record.claims = judged_claims(record)
     record.write(run_dir)
@@ -126,7 +127,8 @@ def markdown(record, run_dir):
              f"- Protocol: `{json.dumps(record.protocol)}`; folds/runs: {len(record.folds)}.",
              f"- Device: {record.device}, backend {record.backend}; epochs per fold {record.epochs_per_fold}; "
              f"training time {record.train_seconds:.0f} s.",
-             f"- Provenance: {_provenance(record.provenance)}.", "",
+             f"- Provenance: {_provenance(record.provenance)}.",
+             f"- Reproduced by: {reproduced_by(record.provenance, record.written)}.", "",
              "## Recipe: this run beside the paper's", "",
              "| field | this run | judged against | whose |", "|---|---|---|---|"]
     lines += [f"| {f['label']} | {plain(f['run'])} | {plain(f['target'])} | "

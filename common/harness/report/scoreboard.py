@@ -9,6 +9,7 @@ from common.harness.judge.claims import claims_of
 from common.harness.judge.verdicts import MEANINGS, NOT_CHECKABLE, SAMPLE_RULE, judge
 from common.harness.report.cells import achieved, plain, reported, verdict_text
 from common.harness.report.run import claim_fields, standing
+from common.harness.run.provenance import RESULT_CHANGES
 from common.harness.run.record import UNFINISHED, RunRecord
 
 
@@ -44,9 +45,8 @@ def write_scoreboard(root):
     lines += [f"- *{verdict}*: {meaning}" for verdict, meaning in MEANINGS.items()]
     lines += ["", SAMPLE_RULE]
     lines += ["", "Reported and achieved are in one unit (rates as percentages, losses and counts as numbers); "
-              "achieved is the mean [95% interval] over runs and test items.", "",
-              "| paper | experiment | claim | measures | reported | achieved [95% interval] | verdict | epochs run/paper "
-              "| repeats run/paper | dataset run/paper | device | run |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "achieved is the mean [95% interval] over runs and test items. One section per paper (a paper's "
+              "README links its own)."]
     counts = {}
     for paper in papers:
         claims = claims_of(paper) or {"claims": []}
@@ -67,11 +67,14 @@ def write_scoreboard(root):
                                           "verdict": "-", "why": ""}, run))
         # the claims a run can speak to first, those nothing here can check last
         rows.sort(key=lambda row: row[1]["verdict"] == NOT_CHECKABLE)
-        lines += [_scoreboard_row(paper, experiment, row, run) for experiment, row, run in rows]
+        lines += ["", f"## {paper}", "", f"Its runs: [{paper}/RUNS.md]({paper}/RUNS.md).", "",
+                  "| experiment | claim | measures | reported | achieved [95% interval] | verdict | epochs run/paper "
+                  "| repeats run/paper | dataset run/paper | device | run |", "|---" * 11 + "|"]
+        lines += [_scoreboard_row(experiment, row, run) for experiment, row, run in rows]
         write_runs_index(root, paper, {e: r for (p, e), r in runs.items() if p == paper})
     findings = audit_counts(root)
     summary = ["", "| paper | " + " | ".join(MEANINGS) + " | audit findings |", "|---" * (len(MEANINGS) + 2) + "|"]
-    summary += [f"| {paper} | " + " | ".join(str(counts.get(paper, {}).get(v, 0)) for v in MEANINGS)
+    summary += [f"| [{paper}](#{paper}) | " + " | ".join(str(counts.get(paper, {}).get(v, 0)) for v in MEANINGS)
                 + f" | [{findings.get(paper, '-')}](audit.md#{paper}) |" for paper in papers]
     at = lines.index("Verdicts:")
     lines[at:at] = ["Claims per verdict:", *summary, ""]
@@ -87,16 +90,16 @@ def audit_counts(root):
     return {paper: sum(not f["consistent"] for f in findings) for paper, findings in json.loads(path.read_text()).items()}
 
 
-def _scoreboard_row(paper, experiment, row, run):
+def _scoreboard_row(experiment, row, run):
     shown = reported(row) if row["reported"] is not None else "-"
     verdict = verdict_text(row) if row["verdict"] != "-" else "-"
     if run is None:
-        return (f"| {paper} | {experiment} | {row['id']} | {row['measures']} | {shown} | - | {verdict} | - | - | "
+        return (f"| {experiment} | {row['id']} | {row['measures']} | {shown} | - | {verdict} | - | - | "
                 f"- / {row.get('dataset', '-')} | - | - |")
     epochs, paper_epochs = run.recipe_value("epochs")
     repeats, paper_repeats = run.recipe_value("repeats")
     link = Path(run.paper) / run.experiment / run.run_id / "report.md"
-    return (f"| {paper} | {experiment} | {row['id']} | {row['measures']} | {shown} | "
+    return (f"| {experiment} | {row['id']} | {row['measures']} | {shown} | "
             f"{achieved(row['achieved'], row['unit'])} | {verdict} | {plain(epochs)} / {plain(paper_epochs)} | "
             f"{_runs(run, 'run')} / {_runs(run, 'target')} | {run.dataset} / {row.get('dataset', run.dataset)} | {run.device} | "
             f"[{run.run_id}]({link}) |")
@@ -112,13 +115,21 @@ def _runs(run, side):
     return repeats
 
 
+def _code(record):
+    git = record.provenance.get("git")
+    made = git["commit"][:7] if git else "not recorded"
+    before = [commit for commit, date, _ in RESULT_CHANGES if record.written < date]
+    return made + (f"; before {', '.join(before)} (today's code gives other numbers)" if before else "")
+
+
 def write_runs_index(root, paper, runs_by_experiment):
     """results/<paper>/RUNS.md: every finished run, how faithful it is, and which one speaks."""
     lines = [f"# {paper}: every run", "", "Each experiment's runs, newest first. *Speaks* marks the run the "
              "scoreboard judges claims on (the most faithful, then the newest). Unfinished runs (a folder without "
-             "metrics.json) are not listed.", "",
-             "| experiment | run | speaks | faithfulness | accuracy [95% interval] | epochs | device | written |",
-             "|---|---|---|---|---|---|---|---|"]
+             "metrics.json) are not listed. *Code*: the commit whose code made the run (its report gives the "
+             "command); a run made before a change that alters results reproduces only at its own code.", "",
+             "| experiment | run | speaks | faithfulness | accuracy [95% interval] | epochs | device | written | code |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for experiment, records in sorted(runs_by_experiment.items()):
         speaking = speaking_run(records)
         for r in sorted(records, key=lambda r: r.written, reverse=True):
@@ -126,7 +137,7 @@ def write_runs_index(root, paper, runs_by_experiment):
             status = {"smoke": "smoke run (synthetic data)", "faithful": "the paper's recipe"}.get(kind, f"{kind}: {why}")
             lines.append(f"| {experiment} | [{r.run_id}]({experiment}/{r.run_id}/report.md) | "
                          f"{'**yes**' if r is speaking else ''} | {status} | {achieved(r.metrics.get('accuracy'))} | "
-                         f"{r.epochs_per_fold and max(r.epochs_per_fold)} | {r.device} | {r.written} |")
+                         f"{r.epochs_per_fold and max(r.epochs_per_fold)} | {r.device} | {r.written} | {_code(r)} |")
     path = Path(root) / paper / "RUNS.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")

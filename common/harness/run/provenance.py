@@ -13,6 +13,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[3]  # the checkout (or site-packages): common/harness/run/ is three down
 SOURCE_PACKAGES = ("common", "datasets", "papers")
 
+# Changes to the code after which a run's own command gives other numbers: (commit, date, what changed). A run
+# written before one reproduces only at its own code (its recorded commit), not at today's.
+RESULT_CHANGES = [
+    ("2520fce", "2026-12-02 04:39:07", "the training data order became a pure function of (seed, epoch), for "
+                                       "exact resume"),
+]
+
 
 def git_state():
     """{"commit", "dirty"} of the checkout, or None outside a git checkout (an installed wheel)."""
@@ -59,6 +66,16 @@ def array_hash(*arrays):
         digest.update(str((array.dtype, array.shape)).encode())
         digest.update(memoryview(array).cast("B") if array.flags.c_contiguous else array.tobytes())
     return digest.hexdigest()
+
+
+def reproduced_by(provenance, written):
+    """How a run's numbers are reproduced, in words: its recorded command at its recorded commit; and, for a run
+    written before a result-changing change (`RESULT_CHANGES`), that today's code gives other numbers."""
+    git, command = provenance.get("git"), provenance.get("command")
+    how = (f"`{command}` at commit {git['commit'][:10]}" if git and command else
+           "its command and commit were not recorded (written before provenance was)")
+    before = [f"{what} ({commit}, {date[:10]})" for commit, date, what in RESULT_CHANGES if written < date]
+    return how + (f"; written before {'; '.join(before)}: today's code gives other numbers" if before else "")
 
 
 def command_line():

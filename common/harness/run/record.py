@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import string
 import time
 from pathlib import Path
 
@@ -104,7 +105,8 @@ def build(exp, config, key, smoke, dataset_summary, folds, results, evaluation, 
                  for c in class_names if f"per_class.{c}.precision" in metrics}
     recipe = recipe_fields(exp, config, [r.epochs for r in results.values()])
     resumed = {name: r.resumed_from_epoch for name, r in results.items() if getattr(r, "resumed_from_epoch", None)}
-    deviations = derive_deviations(exp, recipe, smoke, dataset_summary, len(dataset_summary["skipped"]), resumed)
+    deviations = derive_deviations(exp, config, recipe, smoke, dataset_summary, len(dataset_summary["skipped"]),
+                                   resumed)
     return RunRecord(
         paper=exp.paper, experiment=exp.name, title=exp.title, run_id="", smoke=smoke,
         dataset="synthetic" if smoke else exp.dataset,
@@ -125,13 +127,14 @@ def build(exp, config, key, smoke, dataset_summary, folds, results, evaluation, 
         written=time.strftime("%Y-%m-%d %H:%M:%S"))
 
 
-def derive_deviations(exp, recipe, smoke, dataset_summary, skipped, resumed):
-    """Every departure from the paper's protocol: those the recipe shows, those the experiment knows of,
-    the data actually read and any interruption."""
+def derive_deviations(exp, config, recipe, smoke, dataset_summary, skipped, resumed):
+    """Every departure from the paper's protocol: those the recipe shows, those the experiment knows of
+    (templates whose {fields} name the run's config values, so the text states the values the run used), the
+    data actually read and any interruption."""
     deviations = ([f"Smoke run on synthetic data written in the {exp.dataset} layout: numbers check the "
                    "pipeline, not the paper."] if smoke else [])
     deviations += [f"{category.capitalize()}: {text}." for category, text in recipe_differences(recipe)]
-    deviations += list(exp.deviations)
+    deviations += [fill(text, config) for text in exp.deviations]
     deviations.append(f"Data read: {dataset_summary['total']} items from {dataset_summary['path']}"
                       f"{f', {skipped} skipped (listed in metrics.json)' if skipped else ''}.")
     if resumed:
@@ -139,6 +142,30 @@ def derive_deviations(exp, recipe, smoke, dataset_summary, skipped, resumed):
                                                                   for fold, epoch in resumed.items())
                           + " (the training time counts every attempt).")
     return deviations
+
+
+class _ConfigText(string.Formatter):
+    """str.format over a config, where a field the config lacks (a run recorded before the key existed) reads
+    as such instead of failing."""
+
+    def get_field(self, field_name, args, kwargs):
+        try:
+            return super().get_field(field_name, args, kwargs)
+        except (KeyError, IndexError, TypeError):
+            return _Missing(field_name), field_name
+
+    def format_field(self, value, format_spec):
+        return str(value) if isinstance(value, _Missing) else super().format_field(value, format_spec)
+
+
+class _Missing(str):
+    def __new__(cls, field_name):
+        return super().__new__(cls, f"({field_name}: not in this run's config)")
+
+
+def fill(text, config):
+    """A deviation template filled with the run's config values: "batch size ({batch_size})" -> "batch size (64)"."""
+    return _ConfigText().vformat(text, (), config)
 
 
 def recipe_fields(exp, config, epochs_per_fold=()):
