@@ -142,12 +142,13 @@ def main(argv, registry):
         raise SystemExit(f"{args.command}: works on a source checkout's results/; an installed suite writes the "
                          "scoreboard of each --out root beside its reports")
     if args.command == "rereport":
-        from common.harness.report.run import rewrite_run
+        from common.harness.report.run import write_run
         from common.harness.report.scoreboard import write_scoreboard
+        from common.harness.run.record import RunRecord, rederive
         from common.harness.run.runner import DEFAULT_OUT
         for path in sorted(DEFAULT_OUT.glob("*/*/*/metrics.json")):
-            record = json.loads(path.read_text())
-            rewrite_run(path.parent, registry.experiments(record["paper"])[record["experiment"]])
+            record = RunRecord.read(path.parent)
+            write_run(path.parent, rederive(record, registry.experiments(record.paper)[record.experiment]))
             print(f"re-rendered {path.parent}")
         print(write_scoreboard(DEFAULT_OUT))
         return 0

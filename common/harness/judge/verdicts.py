@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from common.harness.judge.claims import claims_of
+
 REPRODUCED = "reproduced"
 BELOW = "not reproduced (below)"
 ABOVE = "not reproduced (above)"
@@ -193,3 +195,19 @@ def _inside(claim, lo, hi):
 
 def _show_width(value, unit):
     return f"{100 * value:.1f} points" if unit in ("fraction", "signed_fraction") else f"{value:.3g}"
+
+
+def judged_claims(record):
+    """The paper's claims that this run's experiment checks, each with the achieved summary and a verdict."""
+    rows = []
+    for claim in (claims_of(record.paper) or {}).get("claims", []):
+        if claim["experiment"] == record.experiment:
+            verdict, why = judge(claim, record)
+            rows.append({**claim_fields(claim), "achieved": record.metrics.get(claim["metric"]),
+                         "verdict": verdict, "why": why})
+    return rows
+
+
+def claim_fields(claim):
+    return {k: claim.get(k) for k in ("id", "source", "dataset", "metric", "measures", "kind", "reported", "unit",
+                                      "printed")}

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from common.harness.judge.claims import claims_of
-from common.harness.judge.verdicts import DEGENERATE, NOT_COMPARABLE, comparability_reasons, judge
+from common.harness.judge.verdicts import DEGENERATE, NOT_COMPARABLE, comparability_reasons
 from common.harness.report.cells import (
     achieved,
     count,
@@ -27,54 +27,23 @@ from common.harness.report.cells import (
     verdict_text,
 )
 from common.harness.run.provenance import reproduced_by
-from common.harness.run.record import RunRecord, derive_deviations, recipe_fields
+from common.harness.run.record import RunRecord
 from common.toolkit.eval import plots
 from common.toolkit.eval.metrics import confusion_matrix
 
 # ---- one run ---------------------------------------------------------------------------------------
 
-def write_run(run_dir, record, results=None, paper_tables=()):
-    """Judge the run's claims, write metrics.json, config, environment, figures and report.md (the
-    scoreboard is the runner's to rewrite, once the run is marked finished)."""
+def write_run(run_dir, record, results=None):
+    """Write the record (judged already: `common.harness.run.record`) as metrics.json, its config, environment,
+    figures and report.md. The scoreboard is the runner's to rewrite, once the run is marked finished."""
     run_dir = Path(run_dir)
     record.run_id = run_dir.name
-    record.claims = judged_claims(record)
     record.write(run_dir)
     (run_dir / "config.json").write_text(json.dumps(record.config, indent=1))
     (run_dir / "environment.json").write_text(json.dumps(record.environment, indent=1))
     if results is not None:
         _write_plots(run_dir, record, results)
     (run_dir / "report.md").write_text(markdown(record, run_dir))
-
-
-def rewrite_run(run_dir, exp):
-    """Re-render a run from its metrics.json with the current claims, recipe and verdict rules (after a claim
-    is corrected, say): the measured numbers are not touched."""
-    record = RunRecord.read(run_dir)
-    record.recipe = recipe_fields(exp, record.config, record.epochs_per_fold)
-    resumed = {f["name"]: f["resumed_from_epoch"] for f in record.folds if f.get("resumed_from_epoch")}
-    record.deviations = derive_deviations(exp, record.config, record.recipe, record.smoke, record.dataset_summary,
-                                          len(record.skipped), resumed)
-    record.claims = judged_claims(record)
-    record.write(run_dir)
-    (Path(run_dir) / "report.md").write_text(markdown(record, Path(run_dir)))
-
-
-def judged_claims(record):
-    """The paper's claims that this run's experiment checks, each with the achieved summary and a verdict."""
-    claims = claims_of(record.paper)
-    rows = []
-    for claim in (claims or {}).get("claims", []):
-        if claim["experiment"] == record.experiment:
-            verdict, why = judge(claim, record)
-            rows.append({**claim_fields(claim), "achieved": record.metrics.get(claim["metric"]),
-                         "verdict": verdict, "why": why})
-    return rows
-
-
-def claim_fields(claim):
-    return {k: claim.get(k) for k in ("id", "source", "dataset", "metric", "measures", "kind", "reported", "unit",
-                                      "printed")}
 
 
 def _write_plots(run_dir, record, results):

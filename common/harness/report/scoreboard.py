@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 from common.harness.judge.claims import claims_of
-from common.harness.judge.verdicts import MEANINGS, NOT_CHECKABLE, SAMPLE_RULE, judge
+from common.harness.judge.verdicts import MEANINGS, NOT_CHECKABLE, SAMPLE_RULE, claim_fields, judge
 from common.harness.report.cells import achieved, plain, reported, verdict_text
-from common.harness.report.run import claim_fields, standing
+from common.harness.report.run import standing
 from common.harness.run.provenance import RESULT_CHANGES
 from common.harness.run.record import UNFINISHED, RunRecord
 

@@ -18,7 +18,13 @@ import numpy as np
 
 from common.harness.judge.evaluation import metric_range
 from common.harness.judge.intervals import Z95, wilson
-from common.harness.judge.verdicts import SAMPLED, comparability_reasons, degenerate_reasons, recipe_differences
+from common.harness.judge.verdicts import (
+    SAMPLED,
+    comparability_reasons,
+    degenerate_reasons,
+    judged_claims,
+    recipe_differences,
+)
 from common.harness.run import provenance
 
 # Recipe fields a run is compared on, and where each sits in an experiment's config.
@@ -98,6 +104,7 @@ class RunRecord:
 
 
 def build(exp, config, key, smoke, dataset_summary, folds, results, evaluation, class_names, data_path):
+    """The record of a finished run, its claims judged."""
     from common.toolkit.train.fit import environment
     env = environment()
     metrics = evaluation["metrics"]
@@ -107,7 +114,7 @@ def build(exp, config, key, smoke, dataset_summary, folds, results, evaluation, 
     resumed = {name: r.resumed_from_epoch for name, r in results.items() if getattr(r, "resumed_from_epoch", None)}
     deviations = derive_deviations(exp, config, recipe, smoke, dataset_summary, len(dataset_summary["skipped"]),
                                    resumed)
-    return RunRecord(
+    record = RunRecord(
         paper=exp.paper, experiment=exp.name, title=exp.title, run_id="", smoke=smoke,
         dataset="synthetic" if smoke else exp.dataset,
         dataset_summary={k: v for k, v in dataset_summary.items() if k != "skipped"},
@@ -125,6 +132,19 @@ def build(exp, config, key, smoke, dataset_summary, folds, results, evaluation, 
         epochs_per_fold=[r.epochs for r in results.values()],
         train_seconds=float(sum(r.train_seconds for r in results.values())), config_hash=key,
         written=time.strftime("%Y-%m-%d %H:%M:%S"))
+    record.claims = judged_claims(record)
+    return record
+
+
+def rederive(record, exp):
+    """What a record derives from its experiment and the rules, derived again with today's (rereport, after a
+    claim or a rule is corrected): recipe, deviations and verdicts. The measured numbers are not touched."""
+    record.recipe = recipe_fields(exp, record.config, record.epochs_per_fold)
+    resumed = {f["name"]: f["resumed_from_epoch"] for f in record.folds if f.get("resumed_from_epoch")}
+    record.deviations = derive_deviations(exp, record.config, record.recipe, record.smoke, record.dataset_summary,
+                                          len(record.skipped), resumed)
+    record.claims = judged_claims(record)
+    return record
 
 
 def derive_deviations(exp, config, recipe, smoke, dataset_summary, skipped, resumed):
@@ -230,7 +250,7 @@ def _json(value):
 def _from_first_format(data):
     """A metrics.json written before run records (2026-11): its intervals recomputed from the sample
     sizes it kept, its confusion matrix counted once per test item, its collapse detected from that
-    matrix. The recipe is filled in by `common.harness.report.run.rewrite_run`, which knows the experiment."""
+    matrix. The recipe is filled in by `rederive`, which knows the experiment."""
     folds = data["folds"]
     disjoint = data["protocol"].get("kind") in ("stratified_kfold", "subject_kfold")
     cm = np.asarray(data["confusion_matrix"], dtype=float)
