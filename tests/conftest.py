@@ -8,7 +8,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     # TensorFlow's or XLA's own thread pools on top of them oversubscribe it (a smoke run took 21% less CPU).
     for variable in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
         os.environ.setdefault(variable, "1")
-    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
 
 import keras  # noqa: E402 (after the thread settings, which TensorFlow reads when it starts)
 import pytest  # noqa: E402
