@@ -3,7 +3,14 @@ experiments, and the replica engine's folds (trained together when the loop reac
 
 Resume lives here once: a fold whose result is stored in its work folder is read back, not trained; a new
 result is checked against the fold and stored there, so a killed run resumes at the fold it was in (and,
-inside that fold, from its training checkpoint: `common.toolkit.train.fit.Checkpoint` or the engine's state).
+inside that fold, from its training checkpoint).
+
+One checkpoint meaning, two formats: a checkpoint is the whole training state at the end of an epoch (every
+variable, optimizer slot and random-generator state, the best epoch's weights by `selection`, the callbacks'
+counters, the history), written atomically; a resume finds it in the fold's work folder and goes on from the
+epoch after it. Keras fit writes it every epoch (`common.toolkit.train.fit.Checkpoint`: state.json beside npz
+files); the replica engine, whose state is one pytree for a group of folds, every few epochs and at the end
+(`common.toolkit.train.engine.Engine.save`: one state.npz under work_root/engine-<hash of the folds>/).
 """
 from __future__ import annotations
 
