@@ -2,18 +2,12 @@
 import os
 from pathlib import Path
 
+import keras
+import pytest
+
+from datasets.paths import DEFAULT_DATA_DIR
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    # One thread per test worker (and per subprocess it starts): the workers already fill the cores, and
-    # TensorFlow's or XLA's own thread pools on top of them oversubscribe it (a smoke run took 21% less CPU).
-    for variable in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
-        os.environ.setdefault(variable, "1")
-    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
-
-import keras  # noqa: E402 (after the thread settings, which TensorFlow reads when it starts)
-import pytest  # noqa: E402
-
-from datasets.paths import DEFAULT_DATA_DIR  # noqa: E402
 
 SHARED_DATA = DEFAULT_DATA_DIR
 
