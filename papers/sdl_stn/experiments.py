@@ -214,7 +214,7 @@ CK_PLUS_SUBJECT_10FOLD = Experiment(
     paper=PAPER, name="ckplus_subject_10fold", title="CK+48: subject-independent 10-fold CV (not in the paper)",
     dataset="ckplus",
     config={"protocol": {"kind": "subject_kfold", "k": 10, "val_fraction": 0.1}, "seed": 0, **TRAINING},
-    train_and_evaluate=RECIPE.train_and_evaluate, replica_recipe=RECIPE, smoke_config={**CK_PLUS_SMOKE, "protocol": {"k": 2}},
+    train_and_evaluate=RECIPE.train_and_evaluate, replica_recipe=RECIPE, smoke_config={**CK_PLUS_SMOKE, "protocol": {"k": 2, "folds_to_run": 1}},
     paper_recipe={**PAPER_RECIPE, "protocol": "random_split"},
     deviations=COMMON_DEVIATIONS + [
         "Subject-independent 10-fold CV (no subject in two folds; validation subjects carved from the "
