@@ -9,7 +9,7 @@ from common.harness.judge.claims import claims_of
 from common.harness.judge.verdicts import MEANINGS, NOT_CHECKABLE, SAMPLE_RULE, claim_fields, judge
 from common.harness.report.cells import achieved, plain, reported, verdict_text
 from common.harness.report.run import standing
-from common.harness.run.provenance import RESULT_CHANGES
+from common.harness.run.provenance import changes_since
 from common.harness.run.record import UNFINISHED, RunRecord
 
 
@@ -118,7 +118,7 @@ def _runs(run, side):
 def _code(record):
     git = record.provenance.get("git")
     made = git["commit"][:7] if git else "not recorded"
-    before = [commit for commit, date, _ in RESULT_CHANGES if record.written < date]
+    before = [commit for commit, _, _ in changes_since(record.written)]
     return made + (f"; before {', '.join(before)} (today's code gives other numbers)" if before else "")
 
 

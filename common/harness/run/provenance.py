@@ -68,13 +68,18 @@ def array_hash(*arrays):
     return digest.hexdigest()
 
 
+def changes_since(written):
+    """The result-changing code changes (`RESULT_CHANGES`) made after a run written at `written`."""
+    return [change for change in RESULT_CHANGES if written < change[1]]
+
+
 def reproduced_by(provenance, written):
     """How a run's numbers are reproduced, in words: its recorded command at its recorded commit; and, for a run
     written before a result-changing change (`RESULT_CHANGES`), that today's code gives other numbers."""
     git, command = provenance.get("git"), provenance.get("command")
     how = (f"`{command}` at commit {git['commit'][:10]}" if git and command else
            "its command and commit were not recorded (written before provenance was)")
-    before = [f"{what} ({commit}, {date[:10]})" for commit, date, what in RESULT_CHANGES if written < date]
+    before = [f"{what} ({commit}, {date[:10]})" for commit, date, what in changes_since(written)]
     return how + (f"; written before {'; '.join(before)}: today's code gives other numbers" if before else "")
 
 

@@ -39,7 +39,7 @@ def train_folds(folds, work_dir_of, train, figure_dir, smoke=False, on_fold_done
             keras.backend.clear_session()
             set_seed(fold.seed)
             with distribution_scope():
-                result = train(fold, RunContext(work_dir, Path(figure_dir), smoke, first_fold=fold.index == 0))
+                result = train(fold, fold_context(fold, work_dir, figure_dir, smoke))
             check_result(result, fold)
             if result.resumed_from_epoch is None:
                 result.resumed_from_epoch = resumed_from_epoch(work_dir)
@@ -48,6 +48,11 @@ def train_folds(folds, work_dir_of, train, figure_dir, smoke=False, on_fold_done
         if on_fold_done is not None:
             on_fold_done(fold)
     return results
+
+
+def fold_context(fold, work_dir, figure_dir, smoke=False):
+    """Where a fold trains and what it draws: the run's figures come from its first fold."""
+    return RunContext(Path(work_dir), Path(figure_dir), smoke, first_fold=fold.index == 0)
 
 
 def stored_result(work_dir):

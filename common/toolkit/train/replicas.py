@@ -54,9 +54,9 @@ from pathlib import Path
 
 import keras
 
-from common.toolkit.experiment import RunContext, config_hash, stored_fold_result
+from common.toolkit.experiment import config_hash, stored_fold_result
 from common.toolkit.train.engine import Engine, Replica
-from common.toolkit.train.folds import train_folds
+from common.toolkit.train.folds import fold_context, train_folds
 
 
 def use_engine(exp):
@@ -100,8 +100,9 @@ def train_replicas(recipe, folds, config, work_root, figure_dir, smoke=False, *,
     trained = {}
 
     def train(fold, ctx):
-        if not trained:
-            untrained = [f for f in folds if stored_fold_result(work_dir_of(f)) is None]
+        if not trained:  # the loop's first untrained fold: those before it were read back
+            rest = folds[[f.name for f in folds].index(fold.name) + 1:]
+            untrained = [fold] + [f for f in rest if stored_fold_result(work_dir_of(f)) is None]
             trained.update(_train_groups(recipe, untrained, config, work_root, work_dir_of, ctx.figure_dir, smoke,
                                          group_size, checkpoint_every, stage))
         return trained[fold.name]
@@ -125,8 +126,7 @@ def _train_groups(recipe, folds, config, work_root, work_dir_of, figure_dir, smo
                                  checkpoint_every)
             test_scores, _, _ = engine.evaluate(state["best"], "test")  # each replica's best epoch
             for i, replica in enumerate(group):
-                ctx = RunContext(work_dir_of(replica.fold), Path(figure_dir), smoke,
-                                 first_fold=replica.fold.index == 0)
+                ctx = fold_context(replica.fold, work_dir_of(replica.fold), figure_dir, smoke)
                 ctx.work_dir.mkdir(parents=True, exist_ok=True)
                 results[replica.fold.name] = engine.fold_result(state, i, test_scores, ctx)
     return results
