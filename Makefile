@@ -33,7 +33,7 @@ $(INSTALLED): setup.cfg pyproject.toml
 # Tests run in parallel processes (pytest-xdist, one per core, at most 4); each synthetic smoke run is
 # trained once per session and shared between them (tests/conftest.py).
 test: lint
-	$(PY) -m pytest -q -n auto --maxprocesses 4 --dist worksteal
+	$(PY) -m pytest -q -n auto --maxprocesses 4 --dist worksteal --durations=15
 
 lint: install
 	$(PY) -m ruff check .
