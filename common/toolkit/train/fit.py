@@ -103,11 +103,22 @@ def fit(model, train_data, val_data, *, epochs, work_dir, monitor="val_accuracy"
     elif checkpoint.finished(epochs):
         checkpoint.restore_best(model)
         return checkpoint.state["history"], checkpoint.state["seconds"]
+    build_training_state(model, train_data)
     model.fit(train_data, validation_data=val_data, epochs=epochs, initial_epoch=checkpoint.epochs_done,
               callbacks=[keras.callbacks.CSVLogger(str(log), append=True), *callbacks, checkpoint],
               shuffle=False, verbose=verbose)
     checkpoint.restore_best(model)
     return checkpoint.state["history"], checkpoint.state["seconds"]
+
+
+def build_training_state(model, train_data):
+    """Create the optimizer's and the metrics' variables before Keras traces the training step.
+
+    Keras 3 on TensorFlow leaves them to the step's first trace; a trace that creates variables makes
+    tf.function trace the step a second time, which for a small model costs more than its epochs. Building
+    them first, from the data's shapes alone, leaves one trace and the same numbers."""
+    if keras.backend.backend() == "tensorflow" and hasattr(train_data, "element_spec"):
+        model._symbolic_build(data_batch=train_data.element_spec)  # what Keras does itself under a tf.distribute strategy
 
 
 # Called after every finished epoch of every training (the runner's progress bar over a whole protocol).
