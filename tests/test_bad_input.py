@@ -32,6 +32,8 @@ import numpy as np
 import pytest
 
 import datasets
+import papers
+from common.harness import cli
 from common.harness.run import runner
 from common.harness.run.provenance import code_version
 from common.harness.run.record import UNFINISHED
@@ -522,16 +524,30 @@ USER_MISTAKES = {  # id: (arguments after `python -m papers`, text the one line 
 
 
 @pytest.mark.parametrize("mistake", USER_MISTAKES)
-def test_a_users_mistake_is_one_line_before_any_folder_is_made(mistake, tmp_path):
+def test_a_users_mistake_is_one_line_before_any_folder_is_made(mistake, tmp_path, capsys):
+    """The command line's own checks, run in this process (a fresh `python -m papers` is checked below)."""
     arguments, expected = USER_MISTAKES[mistake]
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as stopped:
+        cli.main([*arguments(tmp_path), "--out", str(out)], papers)
+    message = str(stopped.value.code)
+    assert "\n" not in message and expected.format(tmp=tmp_path) in message, message
+    assert not capsys.readouterr().err.strip()  # the message is all that reaches the user
+    assert not out.exists()  # no run folder; and no work folder of a run into `out`:
+    assert not [p for p in runner.WORK.glob("*/*/*/run.json") if str(out) in p.read_text()]
+
+
+def test_python_m_papers_prints_a_mistake_as_one_line_past_tensorflow_s_start_up(tmp_path):
+    """As a user runs it: a fresh process imports Keras for a paper's command; TensorFlow's start-up notices are
+    held back, so the mistake is the one line on stderr, with no traceback."""
+    arguments, expected = USER_MISTAKES["missing-data-path"]
     out = tmp_path / "out"
     result = subprocess.run([sys.executable, "-m", "papers", *arguments(tmp_path), "--out", str(out)], cwd=REPO,
                             capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith(TF_NOTICES)]
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert len(lines) == 1 and expected.format(tmp=tmp_path) in lines[0], result.stderr
-    assert not out.exists()  # no run folder; and no work folder of a run into `out`:
-    assert not [p for p in runner.WORK.glob("*/*/*/run.json") if str(out) in p.read_text()]
+    assert not out.exists()
 
 
 # ---- damaged state: named (the file), set aside, never blocking a later run or `cleanup` ----

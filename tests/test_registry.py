@@ -11,15 +11,7 @@ from common.harness.judge.claims import load_claims
 from common.harness.run.record import derive_deviations
 
 REPO = Path(__file__).resolve().parents[1]
-# Smoke runs known not to learn on their synthetic data: a finding kept visible, not a pass. The test
-# is expected to fail for them, and fails loudly (strict) the day they learn.
-DOES_NOT_LEARN = {
-    ("cnn_webcam", "samm"): "SAMM's synthetic micro-expressions (faint 9-frame flashes) stay at chance for the "
-                            "6-conv CNN in a smoke budget (19% at 8 classes with 140 clips, 8 epochs)",
-}
-EXPERIMENTS = [pytest.param(p, e, marks=pytest.mark.xfail(reason=DOES_NOT_LEARN[p, e], strict=True))
-               if (p, e) in DOES_NOT_LEARN else (p, e)
-               for p in papers.PAPERS for e in papers.experiments(p)]
+EXPERIMENTS = [(p, e) for p in papers.PAPERS for e in papers.experiments(p)]
 
 
 def imported_top_levels(package):
@@ -57,8 +49,7 @@ def test_paper_has_its_parts(paper):
     assert experiments_named <= set(module.EXPERIMENTS), experiments_named - set(module.EXPERIMENTS)
 
 
-@pytest.mark.parametrize("paper,experiment", EXPERIMENTS,
-                         ids=[f"{p}-{e}" for p in papers.PAPERS for e in papers.experiments(p)])
+@pytest.mark.parametrize("paper,experiment", EXPERIMENTS, ids=[f"{p}-{e}" for p, e in EXPERIMENTS])
 def test_every_experiment_runs_on_synthetic_data(paper, experiment, smoke_run):
     run_dir = smoke_run(paper, experiment)
     record = json.loads((run_dir / "metrics.json").read_text())
