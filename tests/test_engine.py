@@ -171,25 +171,23 @@ def jax_binary_loss(tmp):
 
 
 def jax_killed_and_resumed(tmp):
+    """The folds of `jax_together` killed right after their first checkpoint (epoch 2), then resumed."""
     from common.toolkit.train.engine import Engine
-    folds, config = tiny_folds()[:2], {**CONFIG, "epochs": 5}
-    whole = train_group(folds, f"{tmp}/whole", 2, config, checkpoint_every=2)
     save, saves = Engine.save, []
 
     def save_then_die(self, state, folder):
         save(self, state, folder)
         saves.append(int(state["epoch"]))
         if len(saves) == 1:
-            raise KeyboardInterrupt  # killed right after the first checkpoint (epoch 2)
+            raise KeyboardInterrupt
     Engine.save = save_then_die
     try:
-        train_group(folds, f"{tmp}/killed", 2, config, checkpoint_every=2)
+        train_group(tiny_folds(), f"{tmp}/killed", 3, checkpoint_every=2)
     except KeyboardInterrupt:
         pass
     finally:
         Engine.save = save
-    resumed = train_group(folds, f"{tmp}/killed", 2, config, checkpoint_every=2)
-    return {"whole": whole, "resumed": resumed, "saves": saves}
+    return {"resumed": train_group(tiny_folds(), f"{tmp}/killed", 3, checkpoint_every=2), "saves": saves}
 
 
 def jax_together(tmp):
@@ -244,10 +242,12 @@ def test_the_binary_loss_on_the_engine_is_keras_binary_cross_entropy(replica_run
 
 
 def test_a_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result(replica_runs):
+    """Resumed from its epoch-2 checkpoint, the run ends exactly as the one trained straight through (which
+    saved no checkpoint before its end)."""
     runs = replica_runs["killed"]
     assert runs["saves"][0] == 2
-    for whole, resumed in zip(runs["whole"], runs["resumed"]):
-        assert len(resumed["history"]["loss"]) == 5
+    for whole, resumed in zip(replica_runs["together"], runs["resumed"]):
+        assert len(resumed["history"]["loss"]) == CONFIG["epochs"]
         assert_same_training(whole, resumed, rtol=0, atol=0)
 
 
