@@ -77,3 +77,33 @@ def test_ablations_run_the_printed_recipe_and_each_change_and_tabulate_what_lear
         link = row.rsplit("](", 1)[1].rstrip(") |")
         assert (tmp_path / "results" / "toy" / link).exists(), link
     assert len(list((tmp_path / "results" / "ablations" / "toy" / "small_cnn").glob("*/metrics.json"))) == 2
+
+
+def test_a_resumed_run_does_not_probe_again(tmp_path, monkeypatch, capsys):
+    """The plan and its probe come before a run's first epoch; the rerun that resumes it trains on at once."""
+    import dataclasses
+
+    import datasets
+    from common.harness.run import runner
+    monkeypatch.setattr(runner, "WORK", tmp_path / "work")
+    probes = []
+    monkeypatch.setattr(plan, "probe", lambda *args: probes.append(1) or Probe(1.0, 1.0, 100, 0.0))
+    data = datasets.write_synthetic("fer2013", tmp_path / "data", seed=0)
+
+    def killed(epochs_done):
+        raise KeyboardInterrupt  # right after the first epoch's checkpoint
+
+    def killed_after_one_epoch(fold, config, ctx):
+        from common.toolkit.train import fit as training
+        with monkeypatch.context() as patch:
+            patch.setattr(training, "EPOCH_LISTENERS", [killed])
+            return SMALL_CNN.train_and_evaluate(fold, config, ctx)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(dataclasses.replace(SMALL_CNN, train_and_evaluate=killed_after_one_epoch), data_path=data,
+                       out_root=tmp_path / "results", overrides={"epochs": 2})
+    assert probes == [1] and "Plan for toy/small_cnn" in capsys.readouterr().err
+    run_dir = run_experiment(SMALL_CNN, data_path=data, out_root=tmp_path / "results", overrides={"epochs": 2})
+    err = capsys.readouterr().err
+    assert probes == [1] and "Plan for" not in err  # no second probe
+    assert "an interrupted run of this configuration resumes; its plan was printed when it started" in err
+    assert f"Resuming the interrupted run {run_dir}" in err and (run_dir / "metrics.json").exists()

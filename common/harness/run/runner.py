@@ -74,13 +74,17 @@ def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=
     if exp.prepare is not None:
         ds = exp.prepare(ds, config)
     folds = make_folds(ds, config["protocol"], seed=config["seed"])
-    if budget is not None or not smoke:
-        config, folds = _plan(exp, ds, config, folds, smoke, budget)
+    data = data_identity(ds)
 
-    identity = json.loads(json.dumps({"paper": exp.paper, "experiment": exp.name, "config": config, "smoke": smoke,
-                                      "data": data_identity(ds), "code": code_version(), "results": str(out_root)},
-                                     default=str))  # as run.json stores it
-    work_root, run_dir = _work_and_run_folders(identity, out_root / exp.paper / exp.name, key)
+    def identity(config):  # what a run is, as its run.json stores it
+        return json.loads(json.dumps({"paper": exp.paper, "experiment": exp.name, "config": config, "smoke": smoke,
+                                      "data": data, "code": code_version(), "results": str(out_root)}, default=str))
+    if budget is None and not smoke and _run_or_set_aside(_work_root(identity(config)) / "run.json"):
+        print(f"{exp.paper}/{exp.name}: an interrupted run of this configuration resumes; its plan was printed when "
+              "it started, and the progress bar's ETA counts what is left.", file=sys.stderr)  # no second probe
+    elif budget is not None or not smoke:
+        config, folds = _plan(exp, ds, config, folds, smoke, budget)
+    work_root, run_dir = _work_and_run_folders(identity(config), out_root / exp.paper / exp.name, key)
     if exp.train_stages is not None:  # earlier stages of every fold (e.g. backbones), before the per-fold loop
         exp.train_stages(folds, config, work_root, run_dir, smoke)
     if use_engine(exp):  # JAX: every fold a replica of one compiled step (common/toolkit/train/engine.py)
@@ -155,14 +159,19 @@ def data_identity(ds):
     return array_hash(ds.images, ds.labels, as_text(ds.splits), as_text(ds.subjects), as_text(ds.class_names))
 
 
+def _work_root(identity):
+    """The work folder of the run `identity` defines (its checkpoints, and run.json while it is unfinished)."""
+    return WORK / identity["paper"] / identity["experiment"] / config_hash(identity)
+
+
 def _work_and_run_folders(identity, experiment_dir, key):
     """(work folder, run folder) of the run `identity` defines: the interrupted run's, or new ones.
 
     Says which run it resumes, and which interrupted runs of the experiment it does not
     resume and why. The run folder is marked UNFINISHED until its report is written.
     """
-    experiment_work = WORK / identity["paper"] / identity["experiment"]
-    work_root = experiment_work / config_hash(identity)
+    work_root = _work_root(identity)
+    experiment_work = work_root.parent
     stored = work_root / "run.json"
     run = _run_or_set_aside(stored)
     if run is not None:
