@@ -2,8 +2,9 @@
 
 Before a run trains, `probe` measures its training speed on this machine: the experiment's
 own training of its first fold for two epochs, in a scratch folder (nothing of it is
-kept; a rerun that resumes an interrupted run does not probe again). `Plan` turns that into what the run will do, runs x epochs x images per epoch, and
-how long it will take here, and says so before the first real epoch. With a budget
+kept; a rerun that resumes an interrupted run does not probe again). `Plan` turns that
+into what the run will do, runs x epochs x images per epoch, and how long it will take
+here, and says so before the first real epoch. With a budget
 (`--budget 90m`), `Plan.fit_budget` chooses how many of the protocol's repeats or folds fit,
 at least two (a sample of the protocol at its per-run recipe, judged on a wider interval:
 common/harness/judge/verdicts.py); when two do not fit, nothing starts and the message says what would.
