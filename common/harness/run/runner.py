@@ -74,11 +74,11 @@ def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=
     if exp.prepare is not None:
         ds = exp.prepare(ds, config)
     folds = make_folds(ds, config["protocol"], seed=config["seed"])
-    data = data_identity(ds)
+    data, code = data_identity(ds), code_version()  # both hash bytes: once per run
 
     def identity(config):  # what a run is, as its run.json stores it
         return json.loads(json.dumps({"paper": exp.paper, "experiment": exp.name, "config": config, "smoke": smoke,
-                                      "data": data, "code": code_version(), "results": str(out_root)}, default=str))
+                                      "data": data, "code": code, "results": str(out_root)}, default=str))
     if budget is None and not smoke and _run_or_set_aside(_work_root(identity(config)) / "run.json"):
         print(f"{exp.paper}/{exp.name}: an interrupted run of this configuration resumes; its plan was printed when "
               "it started, and the progress bar's ETA counts what is left.", file=sys.stderr)  # no second probe
