@@ -3,7 +3,7 @@ import keras
 import numpy as np
 import pytest
 
-from common.toolkit.data.pipeline import augmentation, make_pipeline, oversample_indices, set_epoch, to_float
+from common.toolkit.data.pipeline import RandomAffine, augmentation, make_pipeline, oversample_indices, set_epoch, to_float
 from common.toolkit.train.fit import fit, resumed_from_epoch, set_seed
 from common.toolkit.train.selection import at_best_epoch, best_epoch
 from conftest import Interrupt
@@ -26,6 +26,23 @@ def test_oversampling_balances_classes():
     index = oversample_indices(labels, seed=0)
     assert np.bincount(labels[index]).tolist() == [50, 50, 50]
     assert set(np.flatnonzero(labels == 2)) <= set(index)  # every original item is kept
+
+
+def test_the_affine_augmentation_flips_exactly_and_moves_the_centre_only_by_its_translation():
+    """One resampling stands for RandomFlip, RandomRotation, RandomTranslation and RandomZoom: a flip alone is an
+    exact mirror (drawn for about half the images); rotation and zoom turn about the centre, so a dot there moves
+    by the translation alone, at most 8% of the side."""
+    x = np.random.default_rng(0).random((64, 25, 25, 1)).astype("float32")
+    flipped = keras.ops.convert_to_numpy(RandomAffine(flip=True, seed=0)(x))
+    mirrored = [np.allclose(f, m, atol=1e-5) for f, m in zip(flipped, x[:, :, ::-1])]
+    assert all(m or np.allclose(f, i, atol=1e-5) for m, f, i in zip(mirrored, flipped, x)) and 16 < sum(mirrored) < 48
+    dot = np.zeros((64, 25, 25, 1), "float32")
+    dot[:, 12, 12] = 1
+    moved = keras.ops.convert_to_numpy(augmentation(seed=0)(dot))
+    rows, cols = np.indices((25, 25))
+    for image in moved[..., 0]:
+        centre = np.array([(rows * image).sum(), (cols * image).sum()]) / image.sum()
+        assert np.all(np.abs(centre - 12) <= 0.08 * 25 + 0.5), centre
 
 
 def test_pipeline_batches_and_augments_only_training_data():

@@ -97,7 +97,7 @@ def markdown(record, run_dir):
              f"- Device: {record.device}, backend {record.backend}; epochs per fold {record.epochs_per_fold}; "
              f"training time {record.train_seconds:.0f} s.",
              f"- Provenance: {_provenance(record.provenance)}.",
-             f"- Reproduced by: {reproduced_by(record.provenance, record.written)}.", "",
+             f"- Reproduced by: {reproduced_by(record)}.", "",
              "## Recipe: this run beside the paper's", "",
              "| field | this run | judged against | whose |", "|---|---|---|---|"]
     lines += [f"| {f['label']} | {plain(f['run'])} | {plain(f['target'])} | "

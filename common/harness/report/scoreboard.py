@@ -118,7 +118,7 @@ def _runs(run, side):
 def _code(record):
     git = record.provenance.get("git")
     made = git["commit"][:7] if git else "not recorded"
-    before = [commit for commit, _, _ in changes_since(record.written)]
+    before = [commit for commit, _, _ in changes_since(record)]
     return made + (f"; before {', '.join(before)} (today's code gives other numbers)" if before else "")
 
 

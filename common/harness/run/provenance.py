@@ -5,6 +5,7 @@ and a checkpoint can refuse to resume a run that differs in any of them.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import subprocess
 import sys
@@ -13,11 +14,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[3]  # the checkout (or site-packages): common/harness/run/ is three down
 SOURCE_PACKAGES = ("common", "datasets", "papers")
 
-# Changes to the code after which a run's own command gives other numbers: (commit, date, what changed). A run
-# written before one reproduces only at its own code (its recorded commit), not at today's.
+# Changes to the code after which a run's own command gives other numbers: (commit, date, what changed, which runs
+# it changes, by their config). A run made before one reproduces only at its own code (its recorded commit).
 RESULT_CHANGES = [
     ("2520fce", "2026-12-02 04:39:07", "the training data order became a pure function of (seed, epoch), for "
-                                       "exact resume"),
+                                       "exact resume", lambda config: True),
+    ("AUGMENT", "2026-12-06 12:30:00", "the geometric augmentation became one affine resampling (flip, rotation, "
+                                       "translation and zoom drawn anew)", lambda config: bool(config.get("augment"))),
 ]
 
 
@@ -68,18 +71,38 @@ def array_hash(*arrays):
     return digest.hexdigest()
 
 
-def changes_since(written):
-    """The result-changing code changes (`RESULT_CHANGES`) made after a run written at `written`."""
-    return [change for change in RESULT_CHANGES if written < change[1]]
+def changes_since(record):
+    """The result-changing code changes (`RESULT_CHANGES`) that alter `record`'s numbers and that its code lacks."""
+    return [(commit, date, what) for commit, date, what, alters in RESULT_CHANGES
+            if alters(record.config) and _predates(record, commit, date)]
 
 
-def reproduced_by(provenance, written):
+def _predates(record, commit, date):
+    """Whether the run's code lacks `commit`: by the git history where the run's commit is known (a run of an older
+    checkout may finish after the change), else by the date the run was written."""
+    git = record.provenance.get("git")
+    lacks = _lacks(git["commit"], commit) if git else None
+    return record.written < date if lacks is None else lacks
+
+
+@functools.lru_cache(maxsize=None)
+def _lacks(run_commit, change_commit):
+    """True or False; None where git cannot tell (an installed suite, a commit this checkout does not have)."""
+    try:
+        done = subprocess.run(["git", "-C", str(REPO), "merge-base", "--is-ancestor", change_commit, run_commit],
+                              capture_output=True)
+    except OSError:
+        return None
+    return {0: False, 1: True}.get(done.returncode)
+
+
+def reproduced_by(record):
     """How a run's numbers are reproduced, in words: its recorded command at its recorded commit; and, for a run
-    written before a result-changing change (`RESULT_CHANGES`), that today's code gives other numbers."""
-    git, command = provenance.get("git"), provenance.get("command")
+    made before a result-changing change (`RESULT_CHANGES`), that today's code gives other numbers."""
+    git, command = record.provenance.get("git"), record.provenance.get("command")
     how = (f"`{command}` at commit {git['commit'][:10]}" if git and command else
            "its command and commit were not recorded (written before provenance was)")
-    before = [f"{what} ({commit}, {date[:10]})" for commit, date, what in changes_since(written)]
+    before = [f"{what} ({commit}, {date[:10]})" for commit, date, what in changes_since(record)]
     return how + (f"; written before {'; '.join(before)}: today's code gives other numbers" if before else "")
 
 

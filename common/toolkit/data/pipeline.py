@@ -17,20 +17,48 @@ def to_float(images):
     return (np.asarray(images, dtype=np.float32) / 255.0)[..., None]
 
 
-def augmentation(flip=True, rotation=0.04, translation=0.08, zoom=0.1, contrast=0.0, seed=0):
-    """Random geometric jitter as Keras layers; rotation is a fraction of a full turn (0.04 = 14 deg)."""
-    layers = []
-    if flip:
-        layers.append(keras.layers.RandomFlip("horizontal", seed=seed))
-    if rotation:
-        layers.append(keras.layers.RandomRotation(rotation, fill_mode="nearest", seed=seed))
-    if translation:
-        layers.append(keras.layers.RandomTranslation(translation, translation, fill_mode="nearest", seed=seed))
-    if zoom:
-        layers.append(keras.layers.RandomZoom(zoom, fill_mode="nearest", seed=seed))
-    if contrast:
-        layers.append(keras.layers.RandomContrast(contrast, seed=seed))
-    return keras.Sequential(layers, name="augmentation")
+def augmentation(flip=True, rotation=0.04, translation=0.08, zoom=0.1, seed=0):
+    """Random geometric jitter as one Keras layer; rotation is a fraction of a full turn (0.04 = 14 deg),
+    translation and zoom fractions of the image's size."""
+    return RandomAffine(flip, rotation, translation, zoom, seed=seed, name="augmentation")
+
+
+class RandomAffine(keras.layers.Layer):
+    """A horizontal flip, rotation, translation and zoom, drawn per image as Keras's RandomFlip, RandomRotation,
+    RandomTranslation and RandomZoom draw them, applied as one affine resampling with nearest-pixel fill.
+
+    Why one layer: those three geometric layers resample the batch three times. Composed into one transform, the
+    image is interpolated once, and a real CPU run of sdl_stn trains 20% faster
+    (results/bench/sdl_stn__real_run_throughput.json)."""
+
+    def __init__(self, flip=True, rotation=0.0, translation=0.0, zoom=0.0, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.flip, self.rotation, self.translation, self.zoom = flip, rotation, translation, zoom
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=True):
+        if not training:
+            return images
+        ops = keras.ops
+        n, height, width = ops.shape(images)[0], images.shape[1], images.shape[2]
+
+        def draw(bound):
+            return keras.random.uniform((n,), -bound, bound, seed=self.seed_generator)
+        mirror = ops.where(draw(1.0) < 0, -1.0, 1.0) if self.flip else ops.ones((n,))
+        angle = draw(self.rotation * 2 * np.pi)
+        scale = 1.0 + draw(self.zoom)  # > 1 zooms out, as RandomZoom's positive factors do
+        shift_x, shift_y = draw(self.translation) * width, draw(self.translation) * height
+        # output pixel (x, y) reads input c + scale * R(angle) @ diag(mirror, 1) @ ((x, y) - c) - shift
+        cos, sin = ops.cos(angle) * scale, ops.sin(angle) * scale
+        a0, a1, b0, b1 = cos * mirror, -sin, sin * mirror, cos
+        cx, cy = (width - 1) / 2, (height - 1) / 2
+        a2, b2 = cx - a0 * cx - a1 * cy - shift_x, cy - b0 * cx - b1 * cy - shift_y
+        zeros = ops.zeros((n,))
+        transform = ops.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
+        return ops.image.affine_transform(images, transform, interpolation="bilinear", fill_mode="nearest")
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
 
 
 def oversample_indices(labels, seed=0):
