@@ -63,3 +63,20 @@ def test_runs_never_overwrite_each_other_and_overrides_are_deviations(tmp_path):
     assert first != second and (first / "metrics.json").exists() and (second / "metrics.json").exists()
     deviations = json.loads((second / "metrics.json").read_text())["deviations"]
     assert any(d.startswith("Cut-down: 2/12 epochs") for d in deviations), deviations
+
+
+def test_a_run_of_older_code_is_labelled_by_the_git_history_not_by_when_it_finished():
+    """A run started at an older checkout may finish after a result-changing commit: its recorded commit, not its
+    date, says that today's code gives other numbers; and only runs the change touches (here: runs that augment)."""
+    from types import SimpleNamespace
+
+    from common.harness.run.provenance import changes_since
+
+    def run(commit, augment, written="2026-12-07 00:00:00"):
+        return SimpleNamespace(provenance={"git": {"commit": commit}}, written=written,
+                               config={"augment": {"flip": True} if augment else None})
+    older, newer = "a65a313", "47aee3a"  # before and at the commit that made augmentation one affine resampling
+    assert [c[0] for c in changes_since(run(older, augment=True))] == ["47aee3a"]
+    assert changes_since(run(older, augment=False)) == [] and changes_since(run(newer, augment=True)) == []
+    unrecorded = SimpleNamespace(provenance={}, written="2026-12-06 00:00:00", config={"augment": {"flip": True}})
+    assert [c[0] for c in changes_since(unrecorded)] == ["47aee3a"]  # no commit recorded: its date decides

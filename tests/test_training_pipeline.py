@@ -3,7 +3,14 @@ import keras
 import numpy as np
 import pytest
 
-from common.toolkit.data.pipeline import RandomAffine, augmentation, make_pipeline, oversample_indices, set_epoch, to_float
+from common.toolkit.data.pipeline import (
+    RandomAffine,
+    augmentation,
+    make_pipeline,
+    oversample_indices,
+    set_epoch,
+    to_float,
+)
 from common.toolkit.train.fit import fit, resumed_from_epoch, set_seed
 from common.toolkit.train.selection import at_best_epoch, best_epoch
 from conftest import Interrupt

@@ -19,7 +19,7 @@ SOURCE_PACKAGES = ("common", "datasets", "papers")
 RESULT_CHANGES = [
     ("2520fce", "2026-12-02 04:39:07", "the training data order became a pure function of (seed, epoch), for "
                                        "exact resume", lambda config: True),
-    ("AUGMENT", "2026-12-06 12:30:00", "the geometric augmentation became one affine resampling (flip, rotation, "
+    ("47aee3a", "2026-12-06 11:59:06", "the geometric augmentation became one affine resampling (flip, rotation, "
                                        "translation and zoom drawn anew)", lambda config: bool(config.get("augment"))),
 ]
 
