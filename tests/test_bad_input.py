@@ -520,6 +520,11 @@ USER_MISTAKES = {  # id: (arguments after `python -m papers`, text the one line 
                         "--set epochs=-1: epochs must be an integer of at least 1, got -1"),
     "zero-learning-rate": (lambda tmp: ["cnn_webcam", "smoke", "-e", "adam", "--set", "learning_rate=0"],
                            "learning_rate must be above 0, got 0"),
+    "unknown-protocol": (lambda tmp: ["cnn_webcam", "smoke", "-e", "adam", "--set", "protocol.kind=abc"],
+                         "cnn_webcam/adam: unknown protocol kind 'abc'; the kinds are official, random_split"),
+    "subjects-the-dataset-lacks": (lambda tmp: ["cnn_webcam", "smoke", "-e", "adam", "--set",
+                                                "protocol.kind=subject_kfold"],
+                                   "fer2013 names no subjects, so subject_kfold cannot keep each person in one fold"),
 }
 
 

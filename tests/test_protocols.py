@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from common.toolkit.data.protocols import make_folds
+from common.toolkit.data.protocols import ProtocolError, make_folds
 from datasets.base import Dataset, Provenance
 
 
@@ -46,6 +46,21 @@ def test_official_protocol_names_the_missing_split():
     ds.splits[ds.splits == "PublicTest"] = "Training"
     with pytest.raises(ValueError, match="PublicTest"):
         make_folds(ds, {"kind": "official", "train": "Training", "val": "PublicTest", "test": "PrivateTest"})
+
+
+@pytest.mark.parametrize("protocol,lacking,message", [
+    ({"kind": "subject_kfold"}, "subjects", "names no subjects, so subject_kfold cannot keep each person"),
+    ({"kind": "official", "train": "Training", "val": "PublicTest", "test": "PrivateTest"}, "splits",
+     "has no official split"),
+    ({"kind": "official"}, None, "needs the names of its train, val, test split"),
+    ({"kind": "leave_one_out"}, None, "unknown protocol kind 'leave_one_out'; the kinds are official")])
+def test_a_protocol_the_dataset_cannot_serve_is_refused_not_quietly_changed(protocol, lacking, message):
+    """subject_kfold on a dataset without subject ids once ran as a plain stratified k-fold."""
+    ds = toy_dataset()
+    if lacking:
+        setattr(ds, lacking, None)
+    with pytest.raises(ProtocolError, match=message):
+        make_folds(ds, protocol)
 
 
 def test_folds_to_run_keeps_the_first_folds_of_the_k_and_refuses_what_it_cannot_keep():

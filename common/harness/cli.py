@@ -237,6 +237,7 @@ def run_demo(registry, out, every_default=False):
 def run_all(experiments_and_overrides, *, smoke, out_root, data_dir=None, data_path=None, budget=None):
     """Run each experiment in turn, each fold's training output under a header naming it; their run folders."""
     from common.harness.run.runner import record_crash, run_experiment
+    from common.toolkit.data.protocols import ProtocolError
     run_dirs = []
     for exp, overrides in experiments_and_overrides:
         print(f"\n=== {exp.paper} / {exp.name}: {exp.title}" + (" (synthetic data)" if smoke else ""), flush=True)
@@ -247,6 +248,8 @@ def run_all(experiments_and_overrides, *, smoke, out_root, data_dir=None, data_p
         except DatasetError as error:  # read before any folder is made: a user's mistake, not a crash
             raise SystemExit(f"{exp.paper}/{exp.name}: {error} (name the dataset with --data-path or --data-dir)") \
                 from None
+        except ProtocolError as error:  # found before any folder is made, as above
+            raise SystemExit(f"{exp.paper}/{exp.name}: {error}") from None
         except Exception as error:
             record_crash(error)  # `cleanup` then says the run crashed, and why
             raise

@@ -144,9 +144,9 @@ def overrides_for(exp, pairs, smoke):
         for parent in parents:
             node = node.setdefault(parent, {})
         node[leaf] = value
-    from common.toolkit.data.protocols import checked_folds_to_run
+    from common.toolkit.data.protocols import check_protocol
     try:
-        checked_folds_to_run(exp.resolved_config(smoke, overrides)["protocol"])
+        check_protocol(exp.resolved_config(smoke, overrides)["protocol"])
     except ValueError as error:
         raise SystemExit(f"{exp.paper}/{exp.name}: {error}") from None
     return overrides

@@ -12,6 +12,12 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train
 from common.toolkit.experiment import Fold
 
 DEFAULT_K = {"stratified_kfold": 10, "subject_kfold": 10, "holdout_then_kfold": 5}  # k where a protocol omits it
+KINDS = ("official", "random_split", *DEFAULT_K)  # every protocol make_folds knows
+
+
+class ProtocolError(ValueError):
+    """A protocol that cannot be made: an unknown kind, a missing key, or one the dataset cannot serve (official
+    splits it lacks, subjects it does not name). A user's choice of protocol, so the CLI says it in one line."""
 
 
 def make_folds(ds, protocol: dict, seed=0):
@@ -24,7 +30,14 @@ def make_folds(ds, protocol: dict, seed=0):
     A k-fold protocol's "folds_to_run": n keeps only the first n of its k folds (per repeat): a
     quicker check at the paper's k, which the run record counts as cut-down (n/k folds).
     """
+    check_protocol(protocol)
     kind = protocol["kind"]
+    if kind == "official" and ds.splits is None:
+        raise ProtocolError(f"{ds.provenance.path}: {ds.name} has no official split; choose a protocol that makes "
+                            "one (random_split, stratified_kfold)")
+    if kind == "subject_kfold" and ds.subjects is None:
+        raise ProtocolError(f"{ds.provenance.path}: {ds.name} names no subjects, so subject_kfold cannot keep each "
+                            "person in one fold; choose stratified_kfold")
     repeats = protocol.get("repeats", 1)
     val_fraction = protocol.get("val_fraction", 0.1)
     k, folds_to_run = protocol.get("k", DEFAULT_K.get(kind)), checked_folds_to_run(protocol)
@@ -36,7 +49,7 @@ def make_folds(ds, protocol: dict, seed=0):
             parts = [np.flatnonzero(ds.splits == protocol[p]) for p in ("train", "val", "test")]
             empty = [protocol[p] for p, part in zip(("train", "val", "test"), parts) if len(part) == 0]
             if empty:
-                raise ValueError(f"{ds.provenance.path}: no items in split(s) {empty}; this copy of {ds.name} has "
+                raise ProtocolError(f"{ds.provenance.path}: no items in split(s) {empty}; this copy of {ds.name} has "
                                  f"{sorted(set(ds.splits.tolist()))}. The official protocol needs all three.")
             folds.append(_fold(ds, "official" if repeats == 1 else f"repeat{r}", r, rseed, *parts))
         elif kind == "random_split":
@@ -52,21 +65,30 @@ def make_folds(ds, protocol: dict, seed=0):
                                           stratify=ds.labels, random_state=rseed)
             for i, (tr, va) in enumerate(kfold(ds.labels[rest], k, rseed)[:folds_to_run]):
                 folds.append(_fold(ds, f"fold{i}{suffix}", len(folds), rseed, rest[tr], rest[va], test))
-        else:
-            raise ValueError(f"unknown protocol kind {kind!r}")
     return folds
 
 
+def check_protocol(protocol):
+    """ProtocolError naming what a protocol gets wrong (its kind, the split names an official protocol needs,
+    its folds_to_run), before any data is read."""
+    if protocol["kind"] not in KINDS:
+        raise ProtocolError(f"unknown protocol kind {protocol['kind']!r}; the kinds are {', '.join(KINDS)}")
+    missing = [p for p in ("train", "val", "test") if protocol["kind"] == "official" and p not in protocol]
+    if missing:
+        raise ProtocolError(f"the official protocol needs the names of its {', '.join(missing)} split(s)")
+    checked_folds_to_run(protocol)
+
+
 def checked_folds_to_run(protocol):
-    """The protocol's folds_to_run (None: every fold); ValueError unless 1 <= n <= k of a k-fold protocol."""
+    """The protocol's folds_to_run (None: every fold); ProtocolError unless 1 <= n <= k of a k-fold protocol."""
     n = protocol.get("folds_to_run")
     if n is None:
         return None
     if protocol["kind"] not in DEFAULT_K:
-        raise ValueError(f"folds_to_run={n}: only a k-fold protocol has folds to choose from, not {protocol['kind']!r}")
+        raise ProtocolError(f"folds_to_run={n}: only a k-fold protocol has folds to choose from, not {protocol['kind']!r}")
     k = protocol.get("k", DEFAULT_K[protocol["kind"]])
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= k:
-        raise ValueError(f"folds_to_run must be an integer from 1 to k={k}, got {n!r}")
+        raise ProtocolError(f"folds_to_run must be an integer from 1 to k={k}, got {n!r}")
     return n
 
 
