@@ -542,6 +542,16 @@ def test_a_users_mistake_is_one_line_before_any_folder_is_made(mistake, tmp_path
     assert not [p for p in runner.WORK.glob("*/*/*/run.json") if str(out) in p.read_text()]
 
 
+def test_a_results_folder_that_cannot_be_written_is_one_line_before_any_training(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["cnn_webcam", "smoke", "-e", "adam", "--out", str(blocker / "results")], papers)
+    assert stopped.value.code == f"cnn_webcam smoke: cannot write to the results folder {blocker}/results (Not a " \
+                                 "directory)"
+    assert not capsys.readouterr().err.strip()
+
+
 def test_python_m_papers_prints_a_mistake_as_one_line_past_tensorflow_s_start_up(tmp_path):
     """As a user runs it: a fresh process imports Keras for a paper's command; TensorFlow's start-up notices are
     held back, so the mistake is the one line on stderr, with no traceback."""

@@ -53,8 +53,9 @@ def test_official_protocol_names_the_missing_split():
     ({"kind": "official", "train": "Training", "val": "PublicTest", "test": "PrivateTest"}, "splits",
      "has no official split"),
     ({"kind": "official"}, None, "needs the names of its train, val, test split"),
-    ({"kind": "leave_one_out"}, None, "unknown protocol kind 'leave_one_out'; the kinds are official")])
-def test_a_protocol_the_dataset_cannot_serve_is_refused_not_quietly_changed(protocol, lacking, message):
+    ({"kind": "leave_one_out"}, None, "unknown protocol kind 'leave_one_out'; the kinds are official"),
+    ({"kind": "random_split", "fractions": [0.5, 0.6, 0.1]}, None, "three shares above 0 .* adding up to 1")])
+def test_a_protocol_that_cannot_be_made_is_refused_not_quietly_changed(protocol, lacking, message):
     """subject_kfold on a dataset without subject ids once ran as a plain stratified k-fold."""
     ds = toy_dataset()
     if lacking:

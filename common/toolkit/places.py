@@ -25,13 +25,29 @@ DAMAGED = "-damaged-"  # in the name of state set aside as damaged (`set_aside`)
 
 def out_root(given, default, command):
     """The results root: `given` (--out), else `default`; SystemExit with one line when an installed suite
-    has no default (it writes nowhere the user did not name)."""
-    if given:
-        return Path(given)
-    if default is None:
+    has no default (it writes nowhere the user did not name), or when nothing can be written there."""
+    if not given and default is None:
         raise SystemExit(f"{command}: an installed suite needs --out DIR, the folder its reports go to "
                          "(only a source checkout has results/ and runs/ beside the code)")
-    return Path(default)
+    root = Path(given or default)
+    _check_writable(root, command)
+    return root
+
+
+def _check_writable(root, command):
+    """Write and remove a file under `root`, and the folders made for it: a results root that cannot be written
+    is found before any training, and a user's mistake leaves no folder behind."""
+    made = [p for p in [root, *root.parents] if not p.exists()]
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        (root / ".write-check").write_text("")
+        (root / ".write-check").unlink()
+    except OSError as error:
+        raise SystemExit(f"{command}: cannot write to the results folder {root} ({error.strerror})") from None
+    finally:
+        for folder in made:  # deepest first
+            if folder.exists():
+                folder.rmdir()
 
 
 def set_aside(path):

@@ -5,6 +5,8 @@ always carved from the training part: model selection never sees the test part.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import stats
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
@@ -76,6 +78,10 @@ def check_protocol(protocol):
     missing = [p for p in ("train", "val", "test") if protocol["kind"] == "official" and p not in protocol]
     if missing:
         raise ProtocolError(f"the official protocol needs the names of its {', '.join(missing)} split(s)")
+    fractions = protocol.get("fractions")
+    if fractions is not None and (len(fractions) != 3 or min(fractions) <= 0 or not math.isclose(sum(fractions), 1)):
+        raise ProtocolError(f"fractions must be three shares above 0 (training, validation, test) adding up to 1, "
+                            f"got {fractions}")
     checked_folds_to_run(protocol)
 
 
