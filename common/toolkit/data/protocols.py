@@ -51,8 +51,8 @@ def make_folds(ds, protocol: dict, seed=0):
             parts = [np.flatnonzero(ds.splits == protocol[p]) for p in ("train", "val", "test")]
             empty = [protocol[p] for p, part in zip(("train", "val", "test"), parts) if len(part) == 0]
             if empty:
-                raise ProtocolError(f"{ds.provenance.path}: no items in split(s) {empty}; this copy of {ds.name} has "
-                                 f"{sorted(set(ds.splits.tolist()))}. The official protocol needs all three.")
+                raise ProtocolError(f"{ds.provenance.path}: no items in split(s) {empty}; this copy of {ds.name} "
+                                    f"has {sorted(set(ds.splits.tolist()))}. The official protocol needs all three.")
             folds.append(_fold(ds, "official" if repeats == 1 else f"repeat{r}", r, rseed, *parts))
         elif kind == "random_split":
             train, val, test = random_split(ds.labels, protocol.get("fractions", (0.8, 0.1, 0.1)), rseed)
