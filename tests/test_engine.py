@@ -195,11 +195,18 @@ def jax_together(tmp):
     return {"devices": len(jax.devices()), "together": train_group(tiny_folds(), f"{tmp}/together", 3)}
 
 
-def run_jax(function, tmp_path, env=None):
+# XLA's CPU compiler at its lowest optimisation: these runs are a few steps each, so compiling (some 160
+# programs, most of their time) costs more than the slower code it makes. Every JAX run here uses the same flags,
+# so the runs they compare are compiled alike.
+QUICK_COMPILE = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+
+
+def run_jax(function, tmp_path, xla_flags="", env=None):
     code = (f"import json, sys; sys.path.insert(0, {str(REPO / 'tests')!r}); import test_engine; "
             f"print('RESULT' + json.dumps(test_engine.{function}({str(tmp_path)!r})))")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "KERAS_BACKEND": "jax", **(env or {})})
+                          env={**os.environ, "KERAS_BACKEND": "jax", "XLA_FLAGS": f"{QUICK_COMPILE} {xla_flags}",
+                               **(env or {})})
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.split("RESULT", 1)[1])
 
@@ -253,7 +260,7 @@ def test_a_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result(rep
 
 def test_the_replica_axis_sharded_over_two_devices_gives_the_one_device_result(replica_runs, tmp_path):
     one = replica_runs
-    two = run_jax("jax_together", tmp_path, env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    two = run_jax("jax_together", tmp_path, xla_flags="--xla_force_host_platform_device_count=2")
     assert (one["devices"], two["devices"]) == (1, 2)
     for a, b in zip(one["together"], two["together"]):  # 3 replicas padded to 4, split 2 + 2
         assert_same_training(a, b, rtol=1e-4, atol=1e-5)

@@ -34,8 +34,10 @@ def test_tiny_model_has_a_baseline_branch_beside_two_chained_sdl_modules():
 
 def test_saliency_maps_are_nonnegative_per_pixel_gradients():
     model = build_sdl_model((16, 16, 1), 3, **TINY)
-    maps = input_gradients(model, np.random.default_rng(0).random((4, 16, 16, 1), dtype=np.float32), [0, 1, 2, 0])
+    images = np.random.default_rng(0).random((4, 16, 16, 1), dtype=np.float32)
+    maps, scores = input_gradients(model, images, [0, 1, 2, 0])
     assert maps.shape == (4, 16, 16) and (maps >= 0).all() and maps.max() > 0
+    np.testing.assert_allclose(scores, model.predict(images, verbose=0), rtol=1e-5, atol=1e-6)  # the same pass
 
 
 def test_ferg_loader_reads_the_ferg_db_256_layout_and_counts_unreadable_files(tmp_path):

@@ -15,14 +15,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 # visualisation papers cite Zeiler and Fergus). Gradients are not model code, so the backend's own
 # differentiation is used here: GradientTape on TensorFlow, jax.grad on JAX.
 
-def input_gradients(model, images, class_index=None):
-    """Saliency (N, H, W): max over channels of |d score / d pixel| for float images (N, H, W, C).
-
-    class_index: one class per image; by default the class the model predicts.
-    """
+def input_gradients(model, images, class_index):
+    """(saliency, scores): the saliency (N, H, W), max over channels of |d score / d pixel| of each image's class
+    `class_index`, for float images (N, H, W, C), and the model's scores (N, classes) on the same forward pass."""
     images = np.asarray(images, dtype=np.float32)
-    if class_index is None:
-        class_index = np.argmax(model.predict(images, verbose=0), axis=-1)
     mask = np.eye(model.output_shape[-1], dtype=np.float32)[np.asarray(class_index)]
     backend = keras.backend.backend()
     if backend == "tensorflow":
@@ -30,17 +26,22 @@ def input_gradients(model, images, class_index=None):
         x = tf.convert_to_tensor(images)
         with tf.GradientTape() as tape:
             tape.watch(x)
-            score = tf.reduce_sum(model(x, training=False) * mask)
-        gradient = tape.gradient(score, x).numpy()
+            scores = model(x, training=False)
+            score = tf.reduce_sum(scores * mask)
+        gradient, scores = tape.gradient(score, x).numpy(), scores.numpy()
     elif backend == "jax":
         import jax
         import jax.numpy as jnp
+
+        def class_score(x):
+            scores = model(x, training=False)
+            return jnp.sum(scores * mask), scores
         # compiled once: called op by op, each operation is compiled on its own (12 s against 2 s on a CPU)
-        score = jax.jit(jax.grad(lambda x: jnp.sum(model(x, training=False) * mask)))
-        gradient = np.asarray(score(jnp.asarray(images)))
+        gradient, scores = jax.jit(jax.grad(class_score, has_aux=True))(jnp.asarray(images))
+        gradient, scores = np.asarray(gradient), np.asarray(scores)
     else:
         raise NotImplementedError(f"saliency maps need the tensorflow or jax backend, not {backend}")
-    return np.abs(gradient).max(axis=-1)
+    return np.abs(gradient).max(axis=-1), scores
 
 
 def plot_saliency(images, saliency, titles, path, columns=7):
@@ -78,8 +79,8 @@ def examples_per_class(labels, per_class=3, seed=0):
 def saliency_figure(model, x, labels, class_names, path, per_class=3):
     """Input-gradient saliency of the true class for a few test faces of every class."""
     index = examples_per_class(labels, per_class)
-    maps = input_gradients(model, x[index], labels[index])
-    predicted = np.argmax(model.predict(x[index], verbose=0), axis=-1)
+    maps, scores = input_gradients(model, x[index], labels[index])
+    predicted = np.argmax(scores, axis=-1)
     titles = [f"{class_names[labels[i]]}\n(pred {class_names[p]})" for i, p in zip(index, predicted)]
     plot_saliency(x[index], maps, titles, path, columns=per_class * 2 if len(class_names) > 4 else 7)
 
