@@ -4,6 +4,8 @@ import json
 import keras
 import numpy as np
 
+import datasets
+from common.harness.run import runner
 from common.harness.run.runner import run_experiment
 from common.toolkit.data.pipeline import make_pipeline, to_float
 from common.toolkit.experiment import Experiment, FoldResult
@@ -55,6 +57,20 @@ def test_small_cnn_beats_chance_and_the_report_is_complete(tmp_path):
     # UNFINISHED marker went, and so lagged one run behind)
     assert "## toy" in (tmp_path / "README.md").read_text() and run_dir.name in (tmp_path / "README.md").read_text()
     assert run_dir.name in (tmp_path / "toy" / "RUNS.md").read_text()
+
+
+def test_smoke_runs_read_one_synthetic_copy_per_seed_and_options(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "SYNTHETIC", tmp_path / "synthetic")
+    options = {"n_train": 14, "n_public": 7, "n_private": 7}
+    first = runner.synthetic_copy("fer2013", 0, options)
+    written = first.stat().st_mtime_ns
+    assert runner.synthetic_copy("fer2013", 0, options) == first and first.stat().st_mtime_ns == written  # read again
+    other = runner.synthetic_copy("fer2013", 1, options)
+    assert other != first and len(list((tmp_path / "synthetic").iterdir())) == 2  # no half-written copy left
+    fresh = datasets.write_synthetic("fer2013", tmp_path / "fresh", seed=0, **options)
+    assert first.read_bytes() == fresh.read_bytes()  # the copy is what the dataset's own writer writes
+    (first.parent.parent / "data_path.txt").unlink()  # a copy changed by hand is written again
+    assert runner.synthetic_copy("fer2013", 0, options).read_bytes() == fresh.read_bytes()
 
 
 def test_runs_never_overwrite_each_other_and_overrides_are_deviations(tmp_path):

@@ -36,11 +36,11 @@ def git_state():
     return {"commit": commit, "dirty": bool(status.strip())}
 
 
-def code_version():
-    """A hash of the suite's Python sources: changes whenever the code that trains and scores changes,
-    with or without git."""
+def code_version(packages=SOURCE_PACKAGES):
+    """A hash of the suite's Python sources (or of `packages`'): changes whenever the code that trains and scores
+    changes, with or without git."""
     digest = hashlib.sha256()
-    for package in SOURCE_PACKAGES:
+    for package in packages:
         for path in sorted((REPO / package).rglob("*.py")):
             digest.update(str(path.relative_to(REPO)).encode())
             digest.update(path.read_bytes())

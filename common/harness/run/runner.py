@@ -50,6 +50,7 @@ from datasets.paths import default_path
 
 DEFAULT_OUT = places.RESULTS
 WORK = places.CACHE / "train"
+SYNTHETIC = places.CACHE / "synthetic"
 
 
 def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=None, data_path=None, budget=None):
@@ -63,13 +64,11 @@ def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=
     config = exp.resolved_config(smoke, overrides)
     key = config_hash({"paper": exp.paper, "experiment": exp.name, "config": config, "smoke": smoke})
     out_root = places.out_root(out_root, DEFAULT_OUT, f"{exp.paper} {exp.name}").resolve()
-    with tempfile.TemporaryDirectory() as synthetic_root:
-        if smoke:
-            data_path = datasets.write_synthetic(exp.dataset, synthetic_root, seed=config["seed"],
-                                                 **config.get("synthetic", {}))
-        elif data_path is None:
-            data_path = default_path(exp.dataset, data_dir)
-        ds = datasets.load(exp.dataset, data_path, **exp.loader_options)
+    if smoke:
+        data_path = synthetic_copy(exp.dataset, config["seed"], config.get("synthetic", {}))
+    elif data_path is None:
+        data_path = default_path(exp.dataset, data_dir)
+    ds = datasets.load(exp.dataset, data_path, **exp.loader_options)
     dataset_summary = ds.summary()
     if exp.prepare is not None:
         ds = exp.prepare(ds, config)
@@ -150,6 +149,27 @@ def _protocol_progress(exp, folds, config):
             yield fold_done
     finally:
         bar.close()
+
+
+def synthetic_copy(dataset, seed, options):
+    """The path of the synthetic copy of `dataset` (in its own layout) that a smoke run reads. Each copy, one per
+    (seed, options, code of the datasets package), is written once under cache/synthetic/: a paper's experiments
+    smoke on the same copy, and rendering one takes seconds. It is written beside its place and renamed into it,
+    so a run never reads half a copy, and of two runs writing it at once the first to finish keeps its copy."""
+    key = config_hash({"seed": seed, "options": options, "code": code_version(("datasets",))})
+    folder, marker = SYNTHETIC / f"{dataset}-{key}", SYNTHETIC / f"{dataset}-{key}" / "data_path.txt"
+    if folder.exists() and not marker.exists():  # changed by hand: written again
+        shutil.rmtree(folder)
+    if not folder.exists():
+        SYNTHETIC.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=SYNTHETIC))
+        data_path = datasets.write_synthetic(dataset, partial / "data", seed=seed, **options)
+        (partial / marker.name).write_text(str(Path(data_path).relative_to(partial)))
+        try:
+            partial.rename(folder)
+        except OSError:  # another run's copy is in place
+            shutil.rmtree(partial)
+    return folder / marker.read_text()
 
 
 def data_identity(ds):
