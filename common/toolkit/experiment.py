@@ -121,7 +121,7 @@ class Experiment:
 
 def first_fold_only(smoke_config: dict) -> dict:
     """A k-fold experiment's smoke config that trains only the first fold (protocol.folds_to_run): a paper's
-    variants smoke one fold, its headline k-fold experiment every fold, so CI runs one k-fold loop per paper."""
+    variants smoke one fold, its headline k-fold experiment (where CI can afford it) every fold."""
     return deep_merge(smoke_config, {"protocol": {"folds_to_run": 1}})
 
 
