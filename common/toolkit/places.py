@@ -2,9 +2,10 @@
 
 In a source checkout, beside the code, as always: results/ (the committed reports), runs/
 (scratch: smoke, demo and bench runs) and cache/ (the work folders of unfinished runs, face
-and clip caches). An installed suite (`pip install .`) writes its reports only under the
-`--out` root the user names, and its caches in the per-user cache folder that platformdirs
-chooses (~/.cache/fer-reproductions on Linux): never into site-packages.
+and clip caches, the synthetic datasets of smoke runs). An installed suite (`pip install .`)
+writes its reports only under the `--out` root the user names, and its caches in the per-user
+cache folder that platformdirs chooses (~/.cache/fer-reproductions on Linux): never into
+site-packages.
 """
 import sys
 import time
