@@ -350,17 +350,13 @@ def test_findings_are_plain_python_values(text_findings):
 
 
 def test_make_audit_runs_over_every_paper_and_writes_both_files(tmp_path):
-    """The real command, as `make audit` runs it, into a temporary folder."""
+    """The command `make audit` runs (`python -m papers audit`; `python -m papers` itself is run as a process by
+    tests/test_bad_input.py), into a temporary folder."""
     import json
-    import subprocess
-    import sys
-    from pathlib import Path
 
     import papers
-    repo = Path(__file__).resolve().parents[1]
-    done = subprocess.run([sys.executable, "-m", "papers", "audit", "--out", str(tmp_path)], cwd=repo,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
+    from common.harness.cli import main
+    assert main(["audit", "--out", str(tmp_path)], papers) == 0
     written = json.loads((tmp_path / "audit.json").read_text())
     text = (tmp_path / "audit.md").read_text()
     assert set(written) == set(papers.PAPERS)
