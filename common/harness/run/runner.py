@@ -56,7 +56,7 @@ SYNTHETIC = places.CACHE / "synthetic"
 def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=None, data_path=None, budget=None):
     """Train and evaluate `exp` over its protocol's folds; return the run folder.
 
-    smoke: write synthetic data in the dataset's own layout and use `exp.smoke_config`.
+    smoke: read synthetic data in the dataset's own layout (`synthetic_copy`) and use `exp.smoke_config`.
     data_path: the dataset file/folder itself (otherwise its sub-path under data_dir, datasets.paths).
     budget: seconds; train as many of the protocol's repeats or folds as fit (at least 2, `common.harness.run.plan`).
     A real run (or one with a budget) prints its plan and estimated time before it trains.
@@ -157,7 +157,8 @@ def synthetic_copy(dataset, seed, options):
     smoke on the same copy, and rendering one takes seconds. It is written beside its place and renamed into it,
     so a run never reads half a copy, and of two runs writing it at once the first to finish keeps its copy."""
     key = config_hash({"seed": seed, "options": options, "code": code_version(("datasets",))})
-    folder, marker = SYNTHETIC / f"{dataset}-{key}", SYNTHETIC / f"{dataset}-{key}" / "data_path.txt"
+    folder = SYNTHETIC / f"{dataset}-{key}"
+    marker = folder / "data_path.txt"  # the data's path inside the copy, written last
     if folder.exists() and not marker.exists():  # changed by hand: written again
         shutil.rmtree(folder)
     if not folder.exists():
