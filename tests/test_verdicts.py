@@ -280,3 +280,15 @@ def test_where_the_paper_gives_no_length_the_length_rule_is_the_full_recipe(tmp_
     # another patience is another recipe
     assert epochs_field({"early_stopping_patience": 3}, [10, 9, 12])[1] == [
         ("other recipe", f"patience 3 (our full recipe; the paper gives none: {patience})")]
+
+
+def test_a_verdict_names_the_settings_the_paper_leaves_open(tmp_path):
+    """sdl_stn's paper gives no batch size: a verdict on its recipe holds at ours, and says so; a verdict on a
+    recipe the paper gives whole would name none."""
+    sample = make_record(tmp_path, *repeats_of([0.74, 0.75, 0.76]), {"protocol": {"repeats": 3}})
+    verdict, why = judge(claim(0.75), sample)
+    assert verdict == REPRODUCED
+    assert why.endswith(f"at our choices where the paper gives none: batch_size {FER2013.config['batch_size']}")
+    assert "repeats" not in why.split("at our choices")[1]  # how many ran is the sample, not a setting
+    whole = [{**field, "source": "paper"} for field in sample.recipe]
+    assert judge(claim(0.75), SimpleNamespace(**{**vars(sample), "recipe": whole}))[1] == "a sample: 3 of 15 repeats"

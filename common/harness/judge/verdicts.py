@@ -58,6 +58,8 @@ SAMPLE_RULE = ("A run of n of the protocol's N repeats or k folds, each at the p
                "it is judged, on an interval that combines the spread over its n runs (t with n - 1 degrees of "
                "freedom) with the sampling of its distinct test items, so it is wider than the full protocol's. One "
                "run of a protocol of several gives no spread over runs and is not judged (*not comparable*).")
+OPEN_SETTINGS_RULE = ("Where the paper leaves a per-run setting open (batch size, learning rate, training length, k), the "
+                      "suite's choice stands in its recipe, and a verdict names those choices: it holds at them.")
 
 
 def degenerate_reasons(y_true, y_pred, class_names, history=None):
@@ -135,13 +137,26 @@ def judge(claim, run):
     reasons = comparability_reasons(claim, run)
     if reasons:  # a failed run that is not the paper's recipe says nothing about the recipe either
         return NOT_COMPARABLE, reasons + ("; and its predictions are degenerate" if run.degenerate else "")
+    chosen = open_settings(run.recipe)
+    chosen = chosen and f"at our choices where the paper gives none: {chosen}"
     if run.degenerate:
-        return DEGENERATE, "; ".join(f"{fold}: {', '.join(why)}" for fold, why in run.degenerate.items())
+        failed = "; ".join(f"{fold}: {', '.join(why)}" for fold, why in run.degenerate.items())
+        return DEGENERATE, "; ".join(part for part in (failed, chosen) if part)
     if achieved is None or achieved["mean"] is None:
         return NOT_CHECKABLE, f"this run recorded no {claim['metric']}"
     verdict, why = compare(claim, achieved)
     sample = "; ".join(text for category, text in recipe_differences(run.recipe) if category == "sample")
-    return verdict, "; ".join(part for part in (why, sample and f"a sample: {sample}") if part)
+    return verdict, "; ".join(part for part in (why, sample and f"a sample: {sample}", chosen) if part)
+
+
+def open_settings(recipe):
+    """The per-run settings the paper leaves open, at this run's values ("batch_size 64, ..."): a verdict holds at
+    these choices of ours. How many repeats or folds ran is not among them (that is the sample)."""
+    open_fields = [f for f in recipe if f["source"] == "suite" and f["label"] not in SAMPLED]
+    if any(f.get("rule") for f in open_fields):  # the length rule states the patience
+        open_fields = [f for f in open_fields if f["label"] != "patience"]
+    return ", ".join(f"{f['label']} ({f['rule']})" if f.get("rule") else f"{f['label']} {_show(f['run'])}"
+                     for f in open_fields)
 
 
 def comparability_reasons(claim, run):

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from common.harness.judge.claims import claims_of
-from common.harness.judge.verdicts import MEANINGS, NOT_CHECKABLE, SAMPLE_RULE, claim_fields, judge
+from common.harness.judge.verdicts import MEANINGS, NOT_CHECKABLE, OPEN_SETTINGS_RULE, SAMPLE_RULE, claim_fields, judge
 from common.harness.report.cells import achieved, plain, reported, verdict_text
 from common.harness.report.run import standing
 from common.harness.run.provenance import changes_since
@@ -43,7 +43,7 @@ def write_scoreboard(root):
              "by the suite after every run (`python -m papers scoreboard`); the audit of the papers' own numbers: "
              "[audit.md](audit.md).", "", "Verdicts:", ""]
     lines += [f"- *{verdict}*: {meaning}" for verdict, meaning in MEANINGS.items()]
-    lines += ["", SAMPLE_RULE]
+    lines += ["", SAMPLE_RULE, "", OPEN_SETTINGS_RULE]
     lines += ["", "Reported and achieved are in one unit (rates as percentages, losses and counts as numbers); "
               "achieved is the mean [95% interval] over runs and test items. One section per paper (a paper's "
               "README links its own)."]
