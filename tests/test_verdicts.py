@@ -1,4 +1,5 @@
 """The verdict rules, the intervals and the scoreboard's choice of run, each on constructed runs."""
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -292,3 +293,17 @@ def test_a_verdict_names_the_settings_the_paper_leaves_open(tmp_path):
     assert "repeats" not in why.split("at our choices")[1]  # how many ran is the sample, not a setting
     whole = [{**field, "source": "paper"} for field in sample.recipe]
     assert judge(claim(0.75), SimpleNamespace(**{**vars(sample), "recipe": whole}))[1] == "a sample: 3 of 15 repeats"
+
+
+def test_the_scoreboard_draws_the_claims_a_run_decides_and_no_stale_figure(tmp_path):
+    root = tmp_path / "results"
+    run_dir = root / "sdl_stn" / "fer2013" / "sample"
+    run_dir.mkdir(parents=True)
+    write_run(run_dir, make_record(tmp_path, *repeats_of([0.74, 0.75, 0.76]), {"protocol": {"repeats": 3}}))
+    board = write_scoreboard(root).read_text()
+    assert "](scoreboard.png)" in board and (root / "scoreboard.png").stat().st_size > 10_000
+    shutil.rmtree(run_dir)  # the one deciding run gone: only a cut-down run is left, which decides nothing
+    run_dir.with_name("cut").mkdir()
+    write_run(run_dir.with_name("cut"), make_record(tmp_path, *repeats_of([0.74] * 3),
+                                                    {"protocol": {"repeats": 3}, "epochs": 10}))
+    assert "scoreboard.png" not in write_scoreboard(root).read_text() and not (root / "scoreboard.png").exists()

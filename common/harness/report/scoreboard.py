@@ -6,11 +6,28 @@ import json
 from pathlib import Path
 
 from common.harness.judge.claims import claims_of
-from common.harness.judge.verdicts import MEANINGS, NOT_CHECKABLE, OPEN_SETTINGS_RULE, SAMPLE_RULE, claim_fields, judge
+from common.harness.judge.verdicts import (
+    ABOVE,
+    BELOW,
+    DEGENERATE,
+    INCONCLUSIVE,
+    MEANINGS,
+    NOT_CHECKABLE,
+    OPEN_SETTINGS_RULE,
+    REPRODUCED,
+    SAMPLE_RULE,
+    claim_fields,
+    judge,
+)
 from common.harness.report.cells import achieved, plain, reported, verdict_text
 from common.harness.report.run import standing
 from common.harness.run.provenance import changes_since
 from common.harness.run.record import UNFINISHED, RunRecord
+from common.toolkit.eval.plots import claims_forest
+
+FIGURE = "scoreboard.png"
+VERDICT_COLORS = {REPRODUCED: "tab:green", BELOW: "tab:red", ABOVE: "tab:purple", INCONCLUSIVE: "tab:orange",
+                  DEGENERATE: "tab:grey"}  # the verdicts that decide a claim (or show the recipe failed)
 
 
 def finished_runs(root):
@@ -47,7 +64,7 @@ def write_scoreboard(root):
     lines += ["", "Reported and achieved are in one unit (rates as percentages, losses and counts as numbers); "
               "achieved is the mean [95% interval] over runs and test items. One section per paper (a paper's "
               "README links its own)."]
-    counts = {}
+    counts, decided = {}, []
     for paper in papers:
         claims = claims_of(paper) or {"claims": []}
         rows = []
@@ -65,6 +82,9 @@ def write_scoreboard(root):
                 rows.append((experiment, {"id": "accuracy (no claim)", "measures": "test", "metric": "accuracy",
                                           "reported": None, "unit": "fraction", "achieved": run.metrics.get("accuracy"),
                                           "verdict": "-", "why": ""}, run))
+        decided += [{**row, "label": f"{paper} {experiment}: {row['id']}", **row["achieved"]}
+                    for experiment, row, _ in rows if row["verdict"] in VERDICT_COLORS
+                    and row["unit"] in ("fraction", "signed_fraction") and row["achieved"]]
         # the claims a run can speak to first, those nothing here can check last
         rows.sort(key=lambda row: row[1]["verdict"] == NOT_CHECKABLE)
         lines += ["", f"## {paper}", "", f"Its runs: [{paper}/RUNS.md]({paper}/RUNS.md).", "",
@@ -76,6 +96,11 @@ def write_scoreboard(root):
     summary = ["", "| paper | " + " | ".join(MEANINGS) + " | audit findings |", "|---" * (len(MEANINGS) + 2) + "|"]
     summary += [f"| [{paper}](#{paper}) | " + " | ".join(str(counts.get(paper, {}).get(v, 0)) for v in MEANINGS)
                 + f" | [{findings.get(paper, '-')}](audit.md#{paper}) |" for paper in papers]
+    if decided:
+        claims_forest(decided, VERDICT_COLORS, root / FIGURE)
+        summary += ["", f"![The decided claims: the paper's number beside ours]({FIGURE})"]
+    else:
+        (root / FIGURE).unlink(missing_ok=True)  # no claim is decided: no figure, not a stale one
     at = lines.index("Verdicts:")
     lines[at:at] = ["Claims per verdict:", *summary, ""]
     (root / "README.md").write_text("\n".join(lines) + "\n")

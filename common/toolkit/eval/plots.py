@@ -70,3 +70,33 @@ def training_curves(histories: dict[str, dict], path):
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def claims_forest(rows, colors, path):
+    """One line per claim, in percent: the paper's number (black: a diamond, a bound's arrowhead, a range's bar)
+    beside ours (the mean and its 95% interval, coloured by verdict). rows: dicts with label, reported, kind,
+    mean, ci95 and verdict, rates as fractions."""
+    fig, ax = plt.subplots(figsize=(9, 1.4 + 0.3 * len(rows)))
+    for y, row in enumerate(rows):
+        lo, hi = row["ci95"]
+        color = colors[row["verdict"]]
+        if lo is not None:
+            ax.plot([100 * lo, 100 * hi], [y, y], color=color, lw=4, alpha=0.5, solid_capstyle="butt")
+        ax.plot(100 * row["mean"], y, "o", color=color, ms=5)
+        if row["kind"] == "range":
+            ax.plot([100 * v for v in row["reported"]], [y, y], color="black", lw=1.5)
+        else:
+            marker = {"lower_bound": ">", "upper_bound": "<"}.get(row["kind"], "D")
+            ax.plot(100 * row["reported"], y, marker, color="black", ms=5, mfc="none" if marker == "D" else "black")
+    ax.set_yticks(range(len(rows)), [row["label"] for row in rows], fontsize=7)
+    ax.invert_yaxis()
+    ax.axvline(0, color="grey", lw=0.5)
+    ax.set_xlabel("percent (a gain: percentage points)")
+    shown = dict.fromkeys(row["verdict"] for row in rows)
+    handles = [plt.Line2D([], [], color=colors[v], lw=4, alpha=0.6, marker="o", label=f"ours: {v}") for v in shown]
+    handles.append(plt.Line2D([], [], color="black", ls="", marker="D", mfc="none", label="the paper's number"))
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    ax.set_title("The claims our runs decide: the paper's number beside our mean and 95% interval", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
