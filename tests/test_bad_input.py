@@ -611,6 +611,32 @@ def test_cleanup_tells_a_crashed_run_from_a_killed_one(tmp_path, monkeypatch):
     assert "crashed: ValueError" in next(line for line in listed.splitlines() if "work folder" in line and "crashed" in line)
 
 
+def test_cleanup_removes_a_synthetic_copy_half_written_by_a_killed_run_and_keeps_one_being_written(tmp_path,
+                                                                                                   monkeypatch):
+    monkeypatch.setattr(runner, "WORK", tmp_path / "work")
+    monkeypatch.setattr(runner, "SYNTHETIC", tmp_path / "synthetic")
+    never_a_pid = 2**22 + 1  # above Linux's largest pid_max
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as writing:
+        killed = tmp_path / "synthetic" / f".ckplus-0123-pid{never_a_pid}-x1"
+        live = tmp_path / "synthetic" / f".ckplus-0123-pid{writing.pid}-x2"
+        for partial in (killed, live):
+            (partial / "data").mkdir(parents=True)
+        listed = runner.cleanup([tmp_path / "results"], remove=True)
+        writing.kill()
+    assert f"synthetic copy {killed}: half-written by a smoke run that was killed -> removed" in listed
+    assert f"synthetic copy {live}: being written (pid {writing.pid})" in listed
+    assert not killed.exists() and live.exists()
+
+
+def test_cleanup_reads_the_ablation_runs_as_runs_and_their_root_as_a_root(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "WORK", tmp_path / "work")
+    killed = tmp_path / "results" / "ablations" / "toy" / "tiny" / "20260101-000000-abc"
+    killed.mkdir(parents=True)
+    (killed / UNFINISHED).write_text("")
+    listed = runner.cleanup([tmp_path / "results"])
+    assert listed[0] == f"run folder {killed}: unfinished (killed)" and not any("kept by hand" in line for line in listed)
+
+
 def _checkpoint_state(**changes):
     return {"epochs_done": 1, "stopped": False, "starts": [0], "history": {}, "seconds": 1.0, "best_epoch": None,
             "best_value": None, "callbacks": [], "best": None,

@@ -215,7 +215,7 @@ def run_ablations(experiments, overrides, out_root, args):
         short = deep_merge({"epochs": ABLATION_EPOCHS, "protocol": first_run}, user)
         changes = {"none (the printed recipe)": {}, **exp.ablations}
         run_dirs = run_all(((exp, deep_merge(short, change)) for change in changes.values()), smoke=False,
-                           out_root=out_root / "ablations", data_dir=args.data_dir, data_path=args.data_path)
+                           out_root=out_root / places.ABLATIONS, data_dir=args.data_dir, data_path=args.data_path)
         print(write_ablations(out_root / exp.paper / f"ablations-{exp.name}.md", exp, dict(zip(changes, run_dirs))))
     return 0
 

@@ -22,6 +22,7 @@ RUNS = CHECKOUT / "runs" if CHECKOUT else None  # scratch roots runs/<smoke|demo
 SCRATCH = {name: RUNS / name if RUNS else None for name in ("smoke", "demo", "bench")}  # their default --out
 CACHE = CHECKOUT / "cache" if CHECKOUT else Path(platformdirs.user_cache_dir("fer-reproductions", appauthor=False))
 DAMAGED = "-damaged-"  # in the name of state set aside as damaged (`set_aside`)
+ABLATIONS = "ablations"  # inside a results root, the results root of the `ablate` runs
 
 
 def out_root(given, default, command):

@@ -163,7 +163,7 @@ def synthetic_copy(dataset, seed, options):
         shutil.rmtree(folder)
     if not folder.exists():
         SYNTHETIC.mkdir(parents=True, exist_ok=True)
-        partial = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=SYNTHETIC))
+        partial = Path(tempfile.mkdtemp(prefix=f".{folder.name}-pid{os.getpid()}-", dir=SYNTHETIC))
         data_path = datasets.write_synthetic(dataset, partial / "data", seed=seed, **options)
         (partial / marker.name).write_text(str(Path(data_path).relative_to(partial)))
         try:
@@ -272,8 +272,8 @@ def record_crash(error):
 
 
 def cleanup(out_roots=None, remove=False):
-    """List (and with `remove`, delete) what killed runs left: run folders marked UNFINISHED
-    and work folders under cache/train. A run whose process still lives is left alone;
+    """List (and with `remove`, delete) what killed runs left: run folders marked UNFINISHED,
+    work folders under cache/train and half-written synthetic copies. A run whose process still lives is left alone;
     a folder without metrics.json and without the marker (kept by hand) is listed, never
     deleted. Returns the lines it printed."""
     live_runs, crashed, lines = set(), {}, []
@@ -307,7 +307,8 @@ def cleanup(out_roots=None, remove=False):
     default_roots = [DEFAULT_OUT, *sorted(places.RUNS.glob("*"))] if places.RUNS else []  # installed: none
     roots = [Path(r) for r in out_roots] if out_roots else default_roots
     for root in roots:
-        run_dirs |= {p for p in root.glob("*/*/*") if p.is_dir()}
+        run_dirs |= {p for p in root.glob("*/*/*") if p.is_dir() and p.parts[-3] != places.ABLATIONS}
+        run_dirs |= {p for p in (root / places.ABLATIONS).glob("*/*/*") if p.is_dir()}
     for run_dir in sorted(d for d in run_dirs if d.is_dir() and not (d / "metrics.json").exists()):
         if not (run_dir / run_record.UNFINISHED).exists():
             lines.append(f"run folder {run_dir}: no metrics.json and no {run_record.UNFINISHED} marker (kept by hand?): kept")
@@ -319,11 +320,20 @@ def cleanup(out_roots=None, remove=False):
             if remove:
                 shutil.rmtree(run_dir)
                 lines[-1] += " -> removed"
+    for partial in sorted(SYNTHETIC.glob(".*")) if SYNTHETIC.exists() else []:
+        pid = partial.name.rpartition("-pid")[2].partition("-")[0]
+        if pid.isdigit() and _alive(int(pid)):
+            lines.append(f"synthetic copy {partial}: being written (pid {pid})")
+            continue
+        lines.append(f"synthetic copy {partial}: half-written by a smoke run that was killed")
+        if remove:
+            shutil.rmtree(partial)
+            lines[-1] += " -> removed"
     if not lines:
         lines.append("nothing left over by killed runs")
     elif not remove:
-        lines.append("`python -m papers cleanup --remove` deletes the unfinished run folders and the work folders "
-                     "(those runs can then no longer resume).")
+        lines.append("`python -m papers cleanup --remove` deletes the unfinished run folders, the work folders "
+                     "(those runs can then no longer resume) and half-written synthetic copies.")
     print("\n".join(lines))
     return lines
 
