@@ -125,22 +125,24 @@ class Plan:
         return (self.units if units is None else units) * self.per_unit * self.seconds_per_run()
 
     def describe(self, name, device):
-        length = f"{self.config['epochs']} epochs"
+        length, bound = f"{self.config['epochs']} epochs", ""
         if self.config.get("early_stopping_patience"):
             length = f"at most {length} (it stops once validation accuracy has not improved for " \
                      f"{self.config['early_stopping_patience']})"
+            bound = "; at most: the length rule usually stops sooner"
         unit_text = f"{self.units} {self.unit}{'s' if self.units != 1 else ''}"
         if self.per_unit > 1:
             unit_text += f" x {self.per_unit} folds"
+        estimate = (f"{duration(self.seconds_per_run())} per {'fold' if self.per_unit > 1 else self.unit}, "
+                    f"{duration(self.seconds())} in all")
+        if self.units < self.most:
+            estimate += f"; {self.most_units} would take {duration(self.seconds(self.most))}"
+        images_per_s = self.measured.images_per_epoch / max(self.measured.epoch_seconds, 1e-9)
         return (f"Plan for {name}: {unit_text} x {length} x {self.measured.images_per_epoch:,.0f} images per epoch.\n"
                 f"Probe ({PROBE_EPOCHS} epochs of the first fold, {duration(self.measured.wall)}): "
-                f"{self.measured.epoch_seconds:.2f} s per epoch once compiled, "
-                f"{self.measured.images_per_epoch / max(self.measured.epoch_seconds, 1e-9):,.0f} images/s.\n"
-                f"Estimated on this machine ({device}): {duration(self.seconds_per_run())} per "
-                f"{'fold' if self.per_unit > 1 else self.unit}, {duration(self.seconds())} in all"
-                + ("" if self.units >= self.most else
-                   f"; {self.most_units} would take {duration(self.seconds(self.most))}")
-                + ".")
+                f"{self.measured.epoch_seconds:.2f} s per epoch once compiled (every training of a fold), "
+                f"{images_per_s:,.0f} images/s.\n"
+                f"Estimated on this machine ({device}{bound}): {estimate}.")
 
     @property
     def most_units(self):
