@@ -102,8 +102,8 @@ class Experiment:
     deviations: list[str] = dataclasses.field(default_factory=list)  # known departures from the paper
     loader_options: dict = dataclasses.field(default_factory=dict)  # datasets.load(dataset, path, **loader_options)
     # What the paper states of its recipe, by the labels of common.harness.run.record.RECIPE_PATHS (epochs,
-    # repeats, folds, protocol, optimizer, learning_rate, batch_size, train_images); a field the paper leaves open
-    # is judged against this experiment's own config.
+    # repeats, folds, protocol, optimizer, learning_rate, batch_size, train_images, patience, plateau_patience);
+    # a field the paper leaves open is judged against this experiment's own config.
     paper_recipe: dict = dataclasses.field(default_factory=dict)
     # common.toolkit.train.recipe.ReplicaRecipe: on JAX all folds train as replicas together
     replica_recipe: object | None = None

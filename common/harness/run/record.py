@@ -31,7 +31,7 @@ from common.harness.run import provenance
 RECIPE_PATHS = {"epochs": "epochs", "repeats": "protocol.repeats", "folds": "protocol.k",
                 "protocol": "protocol.kind", "optimizer": "optimizer", "learning_rate": "learning_rate",
                 "batch_size": "batch_size", "train_images": "max_train_images",
-                "patience": "early_stopping_patience"}
+                "patience": "early_stopping_patience", "plateau_patience": "reduce_lr.patience"}
 RECIPE_DEFAULTS = {"repeats": 1}
 UNFINISHED = "UNFINISHED"  # the marker a run folder holds until its report is written
 
