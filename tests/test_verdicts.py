@@ -307,3 +307,18 @@ def test_the_scoreboard_draws_the_claims_a_run_decides_and_no_stale_figure(tmp_p
     write_run(run_dir.with_name("cut"), make_record(tmp_path, *repeats_of([0.74] * 3),
                                                     {"protocol": {"repeats": 3}, "epochs": 10}))
     assert "scoreboard.png" not in write_scoreboard(root).read_text() and not (root / "scoreboard.png").exists()
+
+
+def test_rereport_renders_the_ablation_runs_and_their_scoreboard_too(tmp_path, monkeypatch):
+    from common.harness.cli import main
+    from common.harness.run import runner
+    monkeypatch.setattr(runner, "DEFAULT_OUT", tmp_path / "results")
+    for root in (tmp_path / "results", tmp_path / "results" / "ablations"):
+        run_dir = root / "sdl_stn" / "fer2013" / "20260101-000000-abc"
+        run_dir.mkdir(parents=True)
+        write_run(run_dir, make_record(tmp_path, *one_run(), {"epochs": 20}))
+        (run_dir / "report.md").write_text("an old rendering")
+    assert main(["rereport"], papers) == 0
+    for root in (tmp_path / "results", tmp_path / "results" / "ablations"):
+        assert "cut-down: 20/300 epochs" in (root / "sdl_stn" / "fer2013" / "20260101-000000-abc" / "report.md").read_text()
+        assert "20260101-000000-abc" in (root / "README.md").read_text()

@@ -118,7 +118,8 @@ def build_parser(registry, experiments_of=None):
     bench.add_argument("--only", action="append", metavar="NAME", help="run only this benchmark (repeatable)")
     bench.add_argument("--out", help="folder of the JSON files (default in a source checkout: runs/bench/)")
     sub.add_parser("scoreboard", help="rewrite results/README.md from the newest runs")
-    sub.add_parser("rereport", help="re-render every report under results/ with the current claims and verdict rules")
+    sub.add_parser("rereport", help="re-render every report under results/ (and results/ablations/) with the current "
+                                    "claims and verdict rules")
     cleanup = sub.add_parser("cleanup", help="list (--remove: delete) unfinished run folders and work folders of killed runs")
     cleanup.add_argument("--remove", action="store_true", help="delete them (those runs can no longer resume)")
     cleanup.add_argument("--out", action="append", help="results root to scan (repeatable; default: results/ and runs/*)")
@@ -146,11 +147,13 @@ def main(argv, registry):
         from common.harness.report.scoreboard import write_scoreboard
         from common.harness.run.record import RunRecord, rederive
         from common.harness.run.runner import DEFAULT_OUT
-        for path in sorted(DEFAULT_OUT.glob("*/*/*/metrics.json")):
-            record = RunRecord.read(path.parent)
-            write_run(path.parent, rederive(record, registry.experiments(record.paper)[record.experiment]))
-            print(f"re-rendered {path.parent}")
-        print(write_scoreboard(DEFAULT_OUT))
+        for root in (DEFAULT_OUT, DEFAULT_OUT / places.ABLATIONS):  # the ablation runs have a scoreboard of their own
+            for path in sorted(root.glob("*/*/*/metrics.json")):
+                record = RunRecord.read(path.parent)
+                write_run(path.parent, rederive(record, registry.experiments(record.paper)[record.experiment]))
+                print(f"re-rendered {path.parent}")
+            if root.is_dir():
+                print(write_scoreboard(root))
         return 0
     if args.command == "cleanup":
         from common.harness.run.runner import cleanup
