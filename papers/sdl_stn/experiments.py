@@ -163,8 +163,8 @@ COMMON_DEVIATIONS = [
     "Filter counts, kernel sizes, FC width, batch size ({batch_size}) and AdamW weight decay ({weight_decay}) are "
     "not given in "
     "the paper: our choices (README).",
-    "The paper tunes lambda_1, lambda_2 on validation data; we keep its starting values {model[fc_l2][0]} and "
-    "{model[fc_l2][1]}.",
+    "The paper tunes lambda_1, lambda_2 on validation data from 0.001 and 0.01; we keep them fixed at "
+    "{model[fc_l2][0]} and {model[fc_l2][1]}.",
     "Pixels are standardised with the training part's mean and std inside the model (the paper does not say "
     "how it scales pixels; raw [0, 1] inputs with N(0, 0.05) weights stalled at chance).",
 ]
