@@ -322,3 +322,18 @@ def test_rereport_renders_the_ablation_runs_and_their_scoreboard_too(tmp_path, m
     for root in (tmp_path / "results", tmp_path / "results" / "ablations"):
         assert "cut-down: 20/300 epochs" in (root / "sdl_stn" / "fer2013" / "20260101-000000-abc" / "report.md").read_text()
         assert "20260101-000000-abc" in (root / "README.md").read_text()
+
+
+def test_the_report_shows_each_folds_own_rates(tmp_path):
+    y = balanced_labels(70)
+    results = {f"fold{i}": FoldResult(y, predictions(y, 0.7), extra={"val_accuracy": val, "baseline_accuracy": 0.9,
+                                                                      "total_params": 1000.0}, epochs=5)
+               for i, val in enumerate((0.61, 0.83))}
+    folds = [fold(name, np.arange(70) + 70 * i) for i, name in enumerate(results)]
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    write_run(run_dir, make_record(tmp_path, results, folds, exp=papers.experiments("sdl_stn")["ckplus_subject_10fold"]))
+    table = (run_dir / "report.md").read_text().split("## Per fold / run")[1]
+    assert "| accuracy | baseline_accuracy | val_accuracy | epochs |" in table and "total_params" not in table
+    assert "| fold1 | 100 | 20 | 70 | 70.00% | 90.00% | 83.00% | 5 |" in table
+    assert run_record.RunRecord.read(run_dir).folds[0]["extra"]["val_accuracy"] == 0.61

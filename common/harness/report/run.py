@@ -138,10 +138,14 @@ def markdown(record, run_dir):
         lines.append(f"| {name} | " + " | ".join(count(v) for v in row) + " |")
     lines += ["", "## Figures", ""] + [f"![{p.stem}]({p.name})" for p in sorted(run_dir.glob("*.png"))]
     lines += ["", "## Deviations from the paper's protocol", ""] + [f"- {d}" for d in record.deviations]
-    lines += ["", "## Per fold / run", "", "| fold | train | val | test | accuracy | epochs | resumed from epoch |",
-              "|---|---|---|---|---|---|---|"]
+    # each fold's own rates beside its accuracy (a run from before 2026-12-06 recorded none)
+    rates = sorted({k for f in record.folds for k in f.get("extra", {})
+                    if metric_unit(k) in ("fraction", "signed_fraction")})
+    lines += ["", "## Per fold / run", "", "| fold | train | val | test | accuracy | " + " | ".join(rates)
+              + (" | " if rates else "") + "epochs | resumed from epoch |", "|---" * (7 + len(rates)) + "|"]
     lines += [f"| {f['name']} | {f['train']} | {f['val']} | {f['test']} | {fmt(f['accuracy'])} | "
-              f"{f.get('epochs', '-')} | {f.get('resumed_from_epoch') or '-'} |" for f in record.folds]
+              + "".join(f"{fmt(f.get('extra', {}).get(k), metric_unit(k))} | " for k in rates)
+              + f"{f.get('epochs', '-')} | {f.get('resumed_from_epoch') or '-'} |" for f in record.folds]
     lines += ["", "## Environment", "", "```", json.dumps(record.environment, indent=1), "```",
               "", "Config: `config.json`; every number above: `metrics.json`.", ""]
     return "\n".join(lines)
