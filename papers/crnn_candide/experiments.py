@@ -172,10 +172,11 @@ DEVIATIONS = [
     "first BiLSTM (which then has more parameters).",
     "The per-frame CNN inside time_distributed is not printed: four blocks of two [3x3 conv (ELU, he_normal) + "
     "batch norm] with 64/128/256/512 filters and global average pooling give exactly 4,691,904 parameters. "
-    "2x2 max-pooling (+ dropout 0.1) comes after the first conv and between blocks (48->24->12->6->3): one pooling "
-    "more than 'between blocks', for 4x less compute on CPU, same parameters and output shapes. Dropout rates "
-    "(0.2 in the head), optimiser (Adam, lr 2e-3), batch size (8), ReduceLROnPlateau settings (x0.5 after 10 "
-    "epochs without a better validation accuracy) and epochs are not stated in the paper.",
+    "2x2 max-pooling (+ dropout {model[cnn_dropout]}) comes after the first conv and between blocks "
+    "(48->24->12->6->3): one pooling more than 'between blocks', for 4x less compute on CPU, same parameters and "
+    "output shapes. Dropout rates ({model[dropout]} in the head), optimiser (Adam, lr {learning_rate}), batch size "
+    "({batch_size}), ReduceLROnPlateau settings (x{reduce_lr[factor]} after {reduce_lr[patience]} epochs without a "
+    "better validation accuracy) and epochs are not stated in the paper.",
     "The text also describes a unidirectional LSTM, a softmax / cross-entropy output, 35 inputs and 6 outputs "
     "(sentences from Graves et al. 2008); the printed summary and the SVM paragraph are followed instead.",
     "The paper gives neither k ({protocol[k]} here) nor the training length (our length rule, in the recipe "
