@@ -27,6 +27,7 @@ UNIT_RANGES = {"fraction": (0.0, 1.0), "signed_fraction": (-1.0, 1.0), "count": 
                "parameters": (0, math.inf), "loss": (0.0, math.inf), "seconds": (0.0, math.inf),
                "fps": (0.0, math.inf), "images_per_s": (0.0, math.inf)}
 INTEGER_UNITS = ("count", "parameters")
+RATE_UNITS = ("fraction", "signed_fraction")  # shown as percentages, decided within +-5 points
 # The text's descriptions of its data and networks, and its sentences about the tables (common/harness/audit/facts.py,
 # text.py): audited, never judged against a run.
 FACT_FIELDS = ("unit", "approx", "share_of", "part_of", "partition", "model", "note")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from common.harness.judge.claims import claims_of
+from common.harness.judge.claims import RATE_UNITS, claims_of
 
 REPRODUCED = "reproduced"
 BELOW = "not reproduced (below)"
@@ -184,7 +184,7 @@ def compare(claim, achieved):
     if not _inside(claim, lo, hi):
         return (BELOW, "") if hi < _low(claim) else (ABOVE, "")
     half = (hi - lo) / 2
-    bound = FRACTION_HALF_WIDTH if claim["unit"] in ("fraction", "signed_fraction") else \
+    bound = FRACTION_HALF_WIDTH if claim["unit"] in RATE_UNITS else \
         RELATIVE_HALF_WIDTH * abs(_low(claim) or achieved["mean"] or 1.0)
     if half > bound:
         return INCONCLUSIVE, f"interval +-{_show_width(half, claim['unit'])} is wider than +-{_show_width(bound, claim['unit'])}"
@@ -209,7 +209,7 @@ def _inside(claim, lo, hi):
 
 
 def _show_width(value, unit):
-    return f"{100 * value:.1f} points" if unit in ("fraction", "signed_fraction") else f"{value:.3g}"
+    return f"{100 * value:.1f} points" if unit in RATE_UNITS else f"{value:.3g}"
 
 
 def judged_claims(record):

@@ -1,6 +1,8 @@
 """Numbers as text: the cells of a report's and the scoreboard's tables."""
 from __future__ import annotations
 
+from common.harness.judge.claims import RATE_UNITS
+
 
 def metric_unit(name):
     """A metric's unit from its name: proportions are fractions, the rest plain numbers."""
@@ -21,7 +23,7 @@ def fmt(value, unit="fraction"):
     """Fractions as percentages; everything else as a plain number."""
     if value is None:
         return "-"
-    if unit in ("fraction", "signed_fraction"):
+    if unit in RATE_UNITS:
         return f"{100 * value:.2f}%"
     if float(value).is_integer():
         return f"{value:,.0f}"
@@ -56,7 +58,7 @@ def difference(row):
     if not summary or summary.get("mean") is None or row.get("kind", "point") != "point":
         return "-"
     diff = summary["mean"] - row["reported"]
-    return f"{100 * diff:+.2f} pts" if row["unit"] in ("fraction", "signed_fraction") else f"{diff:+.4g}"
+    return f"{100 * diff:+.2f} pts" if row["unit"] in RATE_UNITS else f"{diff:+.4g}"
 
 
 def verdict_text(row):

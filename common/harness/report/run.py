@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.harness.judge.claims import claims_of
+from common.harness.judge.claims import RATE_UNITS, claims_of
 from common.harness.judge.verdicts import DEGENERATE, NOT_COMPARABLE, comparability_reasons
 from common.harness.report.cells import (
     achieved,
@@ -140,7 +140,7 @@ def markdown(record, run_dir):
     lines += ["", "## Deviations from the paper's protocol", ""] + [f"- {d}" for d in record.deviations]
     # each fold's own rates beside its accuracy (a run from before 2026-12-06 recorded none)
     rates = sorted({k for f in record.folds for k in f.get("extra", {})
-                    if metric_unit(k) in ("fraction", "signed_fraction")})
+                    if metric_unit(k) in RATE_UNITS})
     lines += ["", "## Per fold / run", "", "| fold | train | val | test | accuracy | " + " | ".join(rates)
               + (" | " if rates else "") + "epochs | resumed from epoch |", "|---" * (7 + len(rates)) + "|"]
     lines += [f"| {f['name']} | {f['train']} | {f['val']} | {f['test']} | {fmt(f['accuracy'])} | "

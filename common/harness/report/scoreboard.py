@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from common.harness.judge.claims import claims_of
+from common.harness.judge.claims import RATE_UNITS, claims_of
 from common.harness.judge.verdicts import (
     ABOVE,
     BELOW,
@@ -84,7 +84,7 @@ def write_scoreboard(root):
                                           "verdict": "-", "why": ""}, run))
         decided += [{**row, "label": f"{paper} {experiment}: {row['id']}", **row["achieved"]}
                     for experiment, row, _ in rows if row["verdict"] in VERDICT_COLORS
-                    and row["unit"] in ("fraction", "signed_fraction") and row["achieved"]]
+                    and row["unit"] in RATE_UNITS and row["achieved"]]
         # the claims a run can speak to first, those nothing here can check last
         rows.sort(key=lambda row: row[1]["verdict"] == NOT_CHECKABLE)
         lines += ["", f"## {paper}", "", f"Its runs: [{paper}/RUNS.md]({paper}/RUNS.md).", "",
