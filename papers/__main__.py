@@ -11,7 +11,7 @@ import absl.logging
 absl.logging.set_verbosity(absl.logging.ERROR)
 
 import papers
-from common.harness.cli import main
+from common.harness.cli import SUITE_COMMANDS, main
 
 # What TensorFlow's C++ runtime prints when it starts, past every setting: harmless (README).
 TF_NOTICES = ("WARNING: All log messages before absl::InitializeLog()", "I0000 ", "W0000 ")
@@ -35,7 +35,7 @@ def tensorflow_notices_held_back():
             sys.stderr.write("".join(line for line in lines if not line.startswith(TF_NOTICES)))
 
 
-if sys.argv[1:2] and sys.argv[1] in papers.PAPERS:  # a paper's command reads its experiments: Keras
+if sys.argv[1:2] and sys.argv[1] in (*papers.PAPERS, *SUITE_COMMANDS):  # every command but --help imports Keras
     with tensorflow_notices_held_back():
         import keras  # noqa: F401
 sys.exit(main(sys.argv[1:], papers))

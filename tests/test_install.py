@@ -92,8 +92,9 @@ def test_wheel_holds_every_package_and_the_paper_files(installed):
 
 
 def test_installed_suite_runs_a_smoke_experiment_writing_only_under_out_and_the_user_cache(outside, tmp_path):
-    listing = outside("list").stdout
-    assert all(f"{paper}:" in listing for paper in ("sdl_stn", "crnn_candide", "cnn_webcam"))
+    listed = outside("list")
+    assert all(f"{paper}:" in listed.stdout for paper in ("sdl_stn", "crnn_candide", "cnn_webcam"))
+    assert not listed.stderr.strip(), listed.stderr  # TensorFlow's start-up notices are held back
     smoke = ["cnn_webcam", "smoke", "--experiment", "adam", "--epochs", "1", "--set", "synthetic.n_train=210"]
     refused = outside(*smoke, ok=False).stderr.strip()
     assert refused == "cnn_webcam smoke: an installed suite needs --out DIR, the folder its reports go to " \
@@ -104,7 +105,8 @@ def test_installed_suite_runs_a_smoke_experiment_writing_only_under_out_and_the_
     assert record["smoke"] and record["claims"]  # the claims came from the wheel's claims.yaml
     assert (tmp_path / "cache" / "fer-reproductions" / "train" / "cnn_webcam").is_dir()  # its work folder was there
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "runs"]  # nothing else, not in the cwd either
-    assert "nothing left over by killed runs" in outside("cleanup").stdout
+    cleaned = outside("cleanup")
+    assert "nothing left over by killed runs" in cleaned.stdout and not cleaned.stderr.strip(), cleaned.stderr
 
 
 def test_an_installed_suite_has_an_explicit_data_dir(outside, tmp_path):

@@ -13,7 +13,7 @@
     python -m papers rereport                      re-render reports after a claims fix
 
 The paper registry is passed in by `papers/__main__.py`, so `common` never imports `papers`.
-Keras and TensorFlow are imported by the commands that need them, never for help or listing.
+Keras and TensorFlow are imported by the commands that need them, never for --help.
 Options are checked before anything runs or any folder is made (`common.harness.options`): a user's mistake
 is one line that names it and the fix, never a traceback.
 """
@@ -37,6 +37,19 @@ PAPER_ACTIONS = {
     "audit": "recompute what the paper's printed numbers imply (no training)",
     "ablate": f"the printed recipe and each of its ablations (one part changed), {ABLATION_EPOCHS} epochs of the "
               "first repeat or fold each unless --epochs says otherwise, on real data -> results/ablations/",
+}
+
+# The suite's own commands (the others are the papers' names). Each imports Keras, `list` too (it reads the
+# experiments); only --help does without.
+SUITE_COMMANDS = {
+    "list": "list papers and experiments",
+    "audit": "check every paper's printed numbers against each other",
+    "demo": "one experiment per paper on synthetic data, a few minutes (--all: every paper's default experiments)",
+    "bench": "run the benchmarks, write runs/bench/*.json (--out results/bench: the committed figures)",
+    "scoreboard": "rewrite results/README.md from the newest runs",
+    "rereport": "re-render every report under results/ (and results/ablations/) with the current claims and verdict "
+                "rules",
+    "cleanup": "list (--remove: delete) unfinished run folders and work folders of killed runs",
 }
 
 def data_dir_default():
@@ -71,7 +84,6 @@ def build_parser(registry, experiments_of=None):
                                      epilog="\n".join(__doc__.split("\n\n")[1:2]))
     sub = parser.add_subparsers(dest="command", required=True, metavar="command",
                                 help="a paper (see `python -m papers <paper> --help`) or one of the suite's commands")
-    sub.add_parser("list", help="list papers and experiments")
     for name, title in registry.PAPERS.items():
         index = registry.experiment_index(name) if name in experiments_of else {}
         epilog = experiments_epilog(index, registry.paper_module(name).DEFAULT_EXPERIMENTS) if index else None
@@ -105,24 +117,20 @@ def build_parser(registry, experiments_of=None):
                                 "(an unknown key is an error that lists the known ones)")
         paper.add_argument("--out", help="results root (default in a source checkout: results/, smoke: "
                                           "runs/smoke/; an installed suite needs it)")
-    audit = sub.add_parser("audit", help="check every paper's printed numbers against each other")
-    audit.add_argument("paper", nargs="?", choices=list(registry.PAPERS))
-    audit.add_argument("--out", type=Path, default=None, help="folder for audit.md and audit.json (default: results/)")
-    demo = sub.add_parser("demo", help="one experiment per paper on synthetic data, a few minutes "
-                                       "(--all: every paper's default experiments)")
-    demo.add_argument("--all", action="store_true", help="every paper's default experiments (about 12 min on 2 cores)")
-    demo.add_argument("--out", help="results root (default in a source checkout: runs/demo/)")
-    bench = sub.add_parser("bench", help="run the benchmarks, write runs/bench/*.json (--out results/bench: "
-                                         "the committed figures)")
-    bench.add_argument("--quick", action="store_true", help="small inputs (for CI)")
-    bench.add_argument("--only", action="append", metavar="NAME", help="run only this benchmark (repeatable)")
-    bench.add_argument("--out", help="folder of the JSON files (default in a source checkout: runs/bench/)")
-    sub.add_parser("scoreboard", help="rewrite results/README.md from the newest runs")
-    sub.add_parser("rereport", help="re-render every report under results/ (and results/ablations/) with the current "
-                                    "claims and verdict rules")
-    cleanup = sub.add_parser("cleanup", help="list (--remove: delete) unfinished run folders and work folders of killed runs")
-    cleanup.add_argument("--remove", action="store_true", help="delete them (those runs can no longer resume)")
-    cleanup.add_argument("--out", action="append", help="results root to scan (repeatable; default: results/ and runs/*)")
+    suite = {name: sub.add_parser(name, help=what) for name, what in SUITE_COMMANDS.items()}
+    suite["audit"].add_argument("paper", nargs="?", choices=list(registry.PAPERS))
+    suite["audit"].add_argument("--out", type=Path, default=None,
+                                help="folder for audit.md and audit.json (default: results/)")
+    suite["demo"].add_argument("--all", action="store_true",
+                               help="every paper's default experiments (about 12 min on 2 cores)")
+    suite["demo"].add_argument("--out", help="results root (default in a source checkout: runs/demo/)")
+    suite["bench"].add_argument("--quick", action="store_true", help="small inputs (for CI)")
+    suite["bench"].add_argument("--only", action="append", metavar="NAME", help="run only this benchmark (repeatable)")
+    suite["bench"].add_argument("--out", help="folder of the JSON files (default in a source checkout: runs/bench/)")
+    suite["cleanup"].add_argument("--out", action="append",
+                                  help="results root to scan (repeatable; default: results/ and runs/*)")
+    suite["cleanup"].add_argument("--remove", action="store_true",
+                                  help="delete them (those runs can no longer resume)")
     return parser
 
 
