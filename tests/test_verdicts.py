@@ -187,6 +187,32 @@ def test_repeats_on_one_test_set_keep_its_sampling_error():
         2 * 1.96 * np.sqrt(0.7 * 0.3 / 700), rel=0.01)
 
 
+def test_a_gain_over_a_baseline_tested_on_the_same_items_counts_their_sampling():
+    """Three folds tested on the same 50 clips, the model 4 points below its baseline in each (wrong on 4 clips
+    the baseline gets right, right on 2 it misses): the folds agree, so the spread over runs alone would be a
+    point and reject a claimed +5. The clips' sampling makes it about +-10 points, which decides nothing; and a
+    run that recorded only each fold's gain is not judged on it."""
+    y = balanced_labels(50)
+    model_right, baseline_right = np.ones(50), np.ones(50)
+    model_right[:4], baseline_right[4:6] = 0, 0
+    gain = model_right - baseline_right
+
+    def summary(per_item):
+        results = {f"fold{i}": FoldResult(y, predictions(y, 0.9), extra={"accuracy_gain": gain.mean()},
+                                          extra_per_item={"accuracy_gain": gain} if per_item else {})
+                   for i in range(3)}
+        return aggregate(results, [fold(name, np.arange(50)) for name in results], CLASSES)["metrics"]["accuracy_gain"]
+    claimed = claim(0.05, metric="accuracy_gain")
+    per_clip, per_fold = summary(per_item=True), summary(per_item=False)
+    assert per_clip["mean"] == pytest.approx(-0.04) and per_clip["method"] == "runs + test items"
+    half = (per_clip["ci95"][1] - per_clip["ci95"][0]) / 2
+    assert half == pytest.approx(1.96 * np.std(gain, ddof=1) / np.sqrt(50), rel=0.01)
+    assert compare(claimed, per_clip) == (INCONCLUSIVE, "interval +-9.6 points is wider than +-5.0 points")
+    assert per_fold["ci95"] == pytest.approx([-0.04, -0.04])
+    verdict, why = compare(claimed, per_fold)
+    assert verdict == INCONCLUSIVE and "the sampling of the test items is left out" in why
+
+
 def test_reported_and_achieved_print_in_one_unit_with_clipped_bounds():
     loss = {"mean": 1.2921, "std": 0.0, "ci95": [None, None], "n": 1}
     assert achieved(loss, "loss") == "1.292 (1 run)"  # no interval: a single run without per-item data

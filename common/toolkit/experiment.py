@@ -58,6 +58,9 @@ class FoldResult:
     train_y_true: np.ndarray | None = None  # for the train confusion matrix, where a paper prints one
     train_y_prob: np.ndarray | None = None
     resumed_from_epoch: int | None = None  # the epoch (from 1) training restarted at after a kill; None if never
+    # Per test item (in y_true's order), the values an extra metric measured on the test items is the mean of (a
+    # baseline's correctness, a gain per item): its interval then counts the sampling of the test items.
+    extra_per_item: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
 FOLD_RESULT = "fold_result.pkl"  # a finished fold's (or stage's) FoldResult in its work folder

@@ -162,10 +162,11 @@ def train_and_evaluate(fold, config, ctx):
     parts = {name: getattr(fold, name) for name in PARTS}
     n_classes = len(fold.train.class_names)
     onehot = {name: keras.utils.to_categorical(part.labels, n_classes) for name, part in parts.items()}
-    streams, extra, seconds, images_seen = {}, {}, 0.0, 0
+    streams, extra, per_item, seconds, images_seen = {}, {}, {}, 0.0, 0
     for kind in STREAMS:
         streams[kind], backbone = backbone_features(ctx.work_dir / kind)
-        extra[f"{kind}_test_accuracy"] = float(np.mean(backbone.y_prob.argmax(1) == backbone.y_true))
+        per_item[f"{kind}_test_accuracy"] = (backbone.y_prob.argmax(1) == backbone.y_true).astype(float)
+        extra[f"{kind}_test_accuracy"] = float(per_item[f"{kind}_test_accuracy"].mean())
         seconds += backbone.train_seconds
         images_seen += backbone.train_images
     if config["geometry"]:
@@ -197,7 +198,7 @@ def train_and_evaluate(fold, config, ctx):
                      ctx.figure_dir / "train_pr.png")
     return FoldResult(fold.test.labels, y_prob, history, extra, seconds + acgrnn_seconds, len(history["loss"]),
                       images_seen + len(history["loss"]) * len(fold.train),
-                      train_y_true=fold.train.labels, train_y_prob=train_prob)
+                      train_y_true=fold.train.labels, train_y_prob=train_prob, extra_per_item=per_item)
 
 
 def training_column(y_true, y_prob, class_names):

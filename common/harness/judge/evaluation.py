@@ -39,8 +39,12 @@ def aggregate(results, folds, class_names):
     mean_test = float(np.mean([len(r.y_true) for r in results.values()]))
     first = next(iter(results.values()))
     bootstrap = _bootstrap_standard_errors(first, class_names)
+    per_item = per_item_standard_errors(results.values(), test_index)
     metrics = {}
     for key, fold_values in values.items():
+        if key in per_item:
+            metrics[key] = combine(fold_values, per_item[key], metric_range(key), test_se_from="per item")
+            continue
         trials = _trials(key, per_fold, folds, class_names)
         if trials is not None and key not in ("train_accuracy", "val_accuracy"):
             trials = [t * unique_items / mean_test for t in trials]
@@ -66,6 +70,26 @@ def item_confusion(results, test_index, n_classes):
     for r, index in zip(results, test_index):
         np.add.at(cm, (r.y_true, r.y_prob.argmax(1)), 1.0 / times_tested[index])
     return cm, int((times_tested > 0).sum())
+
+
+def per_item_standard_errors(results, test_index):
+    """{extra metric: the standard error of its mean over the distinct test items}, for the extra metrics every
+    fold gives per test item (FoldResult.extra_per_item); an item tested by several runs counts once, with its mean
+    over them. Without item indices, runs are taken as testing the same items."""
+    results = list(results)
+    names = set.intersection(*(set(r.extra_per_item) for r in results))
+    errors = {}
+    for name in names:
+        if any(index is None for index in test_index):
+            item_means = np.mean([r.extra_per_item[name] for r in results], axis=0)
+        else:
+            items = np.concatenate(test_index)
+            sums = np.bincount(items, weights=np.concatenate([r.extra_per_item[name] for r in results]))
+            times_tested = np.bincount(items)
+            item_means = sums[times_tested > 0] / times_tested[times_tested > 0]
+        if len(item_means) > 1:
+            errors[name] = float(np.std(item_means, ddof=1) / np.sqrt(len(item_means)))
+    return errors
 
 
 def _per_fold_scalars(per_fold):

@@ -3,7 +3,9 @@
 One run on M test items: a rate (accuracy, a class's recall or precision) gets the
 Wilson interval of k successes in its n trials (M for accuracy, the class's support
 for recall, the items predicted as the class for precision); any other metric computed
-from the test predictions (F1, MCC, ROC AUC, ...) gets a bootstrap over test items.
+from the test predictions (F1, MCC, ROC AUC, ...) gets a bootstrap over test items, and
+an extra metric a fold gives per test item (a baseline's accuracy, a gain over it) the
+standard error of those values.
 R runs: the spread over runs (t-interval of their mean) and the test-item sampling
 (the standard error of the metric over the distinct test items, each counted once)
 add in quadrature:
@@ -33,10 +35,11 @@ def wilson(successes, trials):
             "se": float(np.sqrt(p * (1 - p) / trials))}
 
 
-def combine(values, test_se=None, value_range=(-np.inf, np.inf), single_ci=None):
+def combine(values, test_se=None, value_range=(-np.inf, np.inf), single_ci=None, test_se_from="bootstrap"):
     """{"mean", "std", "ci95", "n", "se_test", "method"} of per-run values and the test-sampling
     standard error of their mean (None when there is no per-item data). `single_ci` is a single
-    run's own interval where one exists in closed form (Wilson's for a proportion)."""
+    run's own interval where one exists in closed form (Wilson's for a proportion); `test_se_from` names how
+    test_se was found (a bootstrap, or the values per test item)."""
     values = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
     n = len(values)
     if n == 0:
@@ -53,6 +56,6 @@ def combine(values, test_se=None, value_range=(-np.inf, np.inf), single_ci=None)
         runs_half = stats.t.ppf(0.975, n - 1) * std / np.sqrt(n) if n > 1 else 0.0
         half = float(np.hypot(runs_half, Z95 * se if se is not None else 0.0))
         lo, hi = mean - half, mean + half
-        method = "test items (bootstrap)" if n == 1 else "runs" if se is None else "runs + test items"
+        method = f"test items ({test_se_from})" if n == 1 else "runs" if se is None else "runs + test items"
     lo, hi = np.clip([lo, hi], *value_range)
     return {"mean": mean, "std": std, "ci95": [float(lo), float(hi)], "n": n, "se_test": se, "method": method}

@@ -35,7 +35,8 @@ MEANINGS = {
     ABOVE: "the paper's number lies below our whole 95% interval (our result is higher).",
     INCONCLUSIVE: "the paper's number lies inside our 95% interval, but the interval is wider than "
                   "+-5 points (rates) or +-10% of the paper's number (other units), or there is none: "
-                  "it would agree with almost any claim.",
+                  "it would agree with almost any claim. So is a test metric whose interval leaves out the sampling "
+                  "of the test items (a run that recorded only each fold's value of it).",
     NOT_COMPARABLE: "our run differs from the paper's per-run recipe (the reason is given: cut-down epochs, "
                     "another dataset, protocol or setting, synthetic data) or is a single run of a protocol of "
                     "several; its number is shown, not judged.",
@@ -181,6 +182,9 @@ def compare(claim, achieved):
     lo, hi = achieved["ci95"]
     if lo is None:
         return INCONCLUSIVE, f"no interval ({achieved.get('method', 'single run')})"
+    if claim["measures"] == "test" and achieved.get("method") == "runs":  # its folds may share one test set
+        return INCONCLUSIVE, ("its interval is the spread over runs alone: the run recorded this metric per fold, "
+                              "not per test item, so the sampling of the test items is left out")
     if not _inside(claim, lo, hi):
         return (BELOW, "") if hi < _low(claim) else (ABOVE, "")
     half = (hi - lo) / 2
