@@ -18,6 +18,7 @@ from common.harness.judge.verdicts import (
     SAMPLE_RULE,
     claim_fields,
     judge,
+    runs_alone,
 )
 from common.harness.report.cells import achieved, plain, reported, verdict_text
 from common.harness.report.run import standing
@@ -82,9 +83,12 @@ def write_scoreboard(root):
                 rows.append((experiment, {"id": "accuracy (no claim)", "measures": "test", "metric": "accuracy",
                                           "reported": None, "unit": "fraction", "achieved": run.metrics.get("accuracy"),
                                           "verdict": "-", "why": ""}, run))
-        decided += [{**row, "label": f"{paper} {experiment}: {row['id']}", **row["achieved"]}
-                    for experiment, row, _ in rows if row["verdict"] in VERDICT_COLORS
-                    and row["unit"] in RATE_UNITS and row["achieved"]]
+        for experiment, row, _ in rows:
+            if row["verdict"] in VERDICT_COLORS and row["unit"] in RATE_UNITS and row["achieved"]:
+                point = {**row, "label": f"{paper} {experiment}: {row['id']}", **row["achieved"]}
+                if runs_alone(row, row["achieved"]):  # too narrow to draw: the mean alone
+                    point |= {"ci95": [None, None], "label": point["label"] + " (no interval)"}
+                decided.append(point)
         # the claims a run can speak to first, those nothing here can check last
         rows.sort(key=lambda row: row[1]["verdict"] == NOT_CHECKABLE)
         lines += ["", f"## {paper}", "", f"Its runs: [{paper}/RUNS.md]({paper}/RUNS.md).", "",
