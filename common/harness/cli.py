@@ -52,6 +52,7 @@ SUITE_COMMANDS = {
     "cleanup": "list (--remove: delete) unfinished run folders and work folders of killed runs",
 }
 
+
 def data_dir_default():
     """What --data-dir is when it is not given, in words (an installed suite has no default folder)."""
     if os.environ.get(DATA_DIR_VARIABLE):
