@@ -101,6 +101,16 @@ def resumable_training(work_dir, interrupt_at=None):
     return history, seconds, model.predict(x, verbose=0)
 
 
+def test_a_training_pipeline_under_op_determinism_prints_nothing(capfd):
+    """set_seed turns on TensorFlow's op determinism; a parallel map after the pipeline's stateful epoch counter
+    was then rewritten, printing an E0000 line from C++ (file descriptor 2) at every training."""
+    set_seed(0)
+    x, y = arrays()
+    for _ in make_pipeline(x, y, batch_size=16, training=True, augment=augmentation(), seed=0):
+        pass
+    assert not capfd.readouterr().err.strip()
+
+
 def test_interrupted_training_ends_exactly_as_the_uninterrupted_one(tmp_path):
     history, _, scores = resumable_training(tmp_path / "straight")
     with pytest.raises(KeyboardInterrupt):

@@ -1,7 +1,7 @@
 """Input pipelines: uint8 arrays -> batches a Keras model trains on.
 
 On the TensorFlow backend (the default) batches come from tf.data: the arrays
-held once, a permutation per epoch, gather, augment, prefetch(AUTOTUNE). On JAX
+held once, a permutation per epoch, gather and augment, prefetch(AUTOTUNE). On JAX
 (the GPU machine has no TensorFlow) the same arrays go through a
 `keras.utils.PyDataset`. Inputs may be one array or a dict of named arrays (a
 multi-input model); augmentation applies to the `image` input only.
@@ -158,7 +158,9 @@ def _tf_training_pipeline(x, y, batch_size, augment, seed):
         return batch, tf.gather(labels, index)
 
     data = tf.data.Dataset.from_tensors(0).flat_map(epoch_batches)
-    data = data.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+    # One batch at a time: under TensorFlow's op determinism (`set_seed`) a parallel map after the stateful epoch
+    # counter is rewritten into this anyway, and the rewrite printed an E0000 line at every training.
+    data = data.map(load)
     data = data.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(tf.data.AUTOTUNE)
     data.next_epoch = next_epoch  # what `set_epoch` sets
     return data
