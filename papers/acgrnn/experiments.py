@@ -165,8 +165,8 @@ def train_and_evaluate(fold, config, ctx):
     streams, extra, per_item, seconds, images_seen = {}, {}, {}, 0.0, 0
     for kind in STREAMS:
         streams[kind], backbone = backbone_features(ctx.work_dir / kind)
-        per_item[f"{kind}_test_accuracy"] = (backbone.y_prob.argmax(1) == backbone.y_true).astype(float)
-        extra[f"{kind}_test_accuracy"] = float(per_item[f"{kind}_test_accuracy"].mean())
+        correct = (backbone.y_prob.argmax(1) == backbone.y_true).astype(float)
+        per_item[f"{kind}_test_accuracy"], extra[f"{kind}_test_accuracy"] = correct, float(correct.mean())
         seconds += backbone.train_seconds
         images_seen += backbone.train_images
     if config["geometry"]:
