@@ -107,3 +107,22 @@ def test_a_resumed_run_does_not_probe_again(tmp_path, monkeypatch, capsys):
     assert probes == [1] and "Plan for" not in err  # no second probe
     assert "an interrupted run of this configuration resumes; its plan was printed when it started" in err
     assert f"Resuming the interrupted run {run_dir}" in err and (run_dir / "metrics.json").exists()
+
+
+def test_the_eta_of_a_resumed_run_counts_only_the_epochs_it_trains(capsys):
+    """A run resumed at epoch 40 of 50, then training an epoch per 0.2 s: 5 epochs/s, not the 40 epochs of its
+    checkpoint taken as trained in no time (which read as 200 epochs/s and an ETA of seconds for the rest)."""
+    import time
+    from types import SimpleNamespace
+
+    from common.harness.run.runner import _protocol_progress
+    from common.toolkit.train.fit import EPOCH_LISTENERS
+    exp = SimpleNamespace(paper="toy", name="resumed")
+    with _protocol_progress(exp, folds=[None, None], config={"epochs": 50}):
+        for epochs_done in (40, 41, 42, 43):  # Keras reports the checkpoint's epochs first, then each one trained
+            time.sleep(0.2)
+            for listener in EPOCH_LISTENERS:
+                listener(epochs_done)
+    last = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    rate = float(last.split("epoch/s")[0].split(", ")[-1])
+    assert 2 < rate < 10, last

@@ -131,14 +131,21 @@ def _plan(exp, ds, config, folds, smoke, budget):
 @contextlib.contextmanager
 def _protocol_progress(exp, folds, config):
     """One progress bar over a run's every fold and epoch, with an ETA. Yields fold_done(fold): a fold that
-    stops early, or was trained before, jumps to its end; a resumed one starts at its checkpoint's epoch."""
+    stops early, or was trained before, jumps to its end; a resumed one starts at its checkpoint's epoch.
+    A jump is work not trained now: it counts as done before (tqdm's `initial`), so the speed and the ETA
+    come from the epochs this process trains (else a resumed run's ETA reads minutes for hours of work)."""
     epochs = max(1, config.get("epochs", 1))
     bar = tqdm(total=len(folds) * epochs, desc=f"{exp.paper}/{exp.name}", unit="epoch", file=sys.stderr,
                dynamic_ncols=True)
     finished = 0
 
     def advance_to(n):  # never back: a fold's second training (e.g. a baseline) counts its epochs again
-        bar.update(max(0, n - bar.n))
+        if n == bar.n + 1:
+            bar.update(1)
+        elif n > bar.n:
+            bar.initial += n - bar.n
+            bar.n = bar.last_print_n = n
+            bar.refresh()
 
     def fold_done(fold):
         nonlocal finished
