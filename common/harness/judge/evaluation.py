@@ -57,39 +57,40 @@ def aggregate(results, folds, class_names):
 
 
 def item_confusion(results, test_index, n_classes):
-    """Rows true, columns predicted; each distinct test item adds 1 in all, split over the classes its runs
-    predicted. Without item indices, runs are taken as testing the same items (mean over runs)."""
-    results = list(results)
-    if any(index is None for index in test_index):
-        cms = [np.asarray(classification_metrics(r.y_true, r.y_prob, list(range(n_classes)))["confusion_matrix"])
-               for r in results]
-        return np.mean(cms, axis=0), len(results[0].y_true)
-    all_items = np.concatenate(test_index)
-    times_tested = np.bincount(all_items)
-    cm = np.zeros((n_classes, n_classes))
-    for r, index in zip(results, test_index):
-        np.add.at(cm, (r.y_true, r.y_prob.argmax(1)), 1.0 / times_tested[index])
-    return cm, int((times_tested > 0).sum())
+    """(confusion matrix, number of distinct test items): rows true, columns predicted; each distinct test item
+    adds 1 in all, split over the classes its runs predicted."""
+    one_hot = np.eye(n_classes)
+    true = item_means([one_hot[r.y_true] for r in results], test_index)
+    predicted = item_means([one_hot[r.y_prob.argmax(1)] for r in results], test_index)
+    return true.T @ predicted, len(true)
 
 
 def per_item_standard_errors(results, test_index):
     """{extra metric: the standard error of its mean over the distinct test items}, for the extra metrics every
-    fold gives per test item (FoldResult.extra_per_item); an item tested by several runs counts once, with its mean
-    over them. Without item indices, runs are taken as testing the same items."""
+    fold gives per test item (FoldResult.extra_per_item)."""
     results = list(results)
     names = set.intersection(*(set(r.extra_per_item) for r in results))
     errors = {}
     for name in names:
-        if any(index is None for index in test_index):
-            item_means = np.mean([r.extra_per_item[name] for r in results], axis=0)
-        else:
-            items = np.concatenate(test_index)
-            sums = np.bincount(items, weights=np.concatenate([r.extra_per_item[name] for r in results]))
-            times_tested = np.bincount(items)
-            item_means = sums[times_tested > 0] / times_tested[times_tested > 0]
-        if len(item_means) > 1:
-            errors[name] = float(np.std(item_means, ddof=1) / np.sqrt(len(item_means)))
+        means = item_means([r.extra_per_item[name] for r in results], test_index)
+        if len(means) > 1:
+            errors[name] = float(np.std(means, ddof=1) / np.sqrt(len(means)))
     return errors
+
+
+def item_means(per_run, test_index):
+    """Per distinct test item, in item order, the mean of a per-item value (a row) over the runs that tested it:
+    an item tested by several runs counts once. Without item indices (hand-built folds), the runs are taken
+    as testing the same items in the same order."""
+    per_run = [np.asarray(values, dtype=float) for values in per_run]
+    if any(index is None for index in test_index):
+        return np.mean(per_run, axis=0)
+    items = np.concatenate(test_index)
+    times_tested = np.bincount(items)
+    sums = np.zeros((len(times_tested), *per_run[0].shape[1:]))
+    np.add.at(sums, items, np.concatenate(per_run))
+    tested = times_tested > 0
+    return sums[tested] / times_tested[tested].reshape(-1, *[1] * (sums.ndim - 1))
 
 
 def _per_fold_scalars(per_fold):
