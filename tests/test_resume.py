@@ -5,8 +5,10 @@ uninterrupted run; the same command twice gives the same metrics in two folders;
 damaged checkpoint is named and its training restarts; a checkpoint resumes only the
 run it belongs to; killed runs leave folders that `cleanup` finds and removes.
 """
+import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -175,6 +177,35 @@ def test_a_checkpoint_resumes_only_its_own_run_and_cleanup_removes_the_leftovers
     assert not any(str(finished) in line for line in listed)
     runner.cleanup([out], remove=True)
     assert not killed.exists() and finished.exists() and not list((tmp_path / "work").glob("*/*/*"))
+
+
+def test_an_unfinished_run_folder_alone_resumes_its_run_where_its_work_folder_is_gone(tmp_path, monkeypatch, capsys):
+    """A fresh clone or a new machine holds the committed run folder but not the work folder: the run folder carries
+    the finished folds (resume/), so the same command trains only the folds left, to the uninterrupted metrics."""
+    monkeypatch.setattr(runner, "WORK", tmp_path / "work")
+    data = datasets.write_synthetic("ckplus", tmp_path / "data", seed=0)
+    three = dataclasses.replace(TINY, config={**TINY.config, "protocol": {**TINY.config["protocol"], "repeats": 3}})
+    uninterrupted = runner.run_experiment(three, out_root=tmp_path / "straight", data_path=data)
+
+    def killed_in_the_second_repeat(fold, config, ctx):
+        if fold.name.endswith("repeat1"):
+            raise KeyboardInterrupt
+        return tiny_train_and_evaluate(fold, config, ctx)
+    out = tmp_path / "results"
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_experiment(dataclasses.replace(three, train_and_evaluate=killed_in_the_second_repeat),
+                              out_root=out, data_path=data)
+    [killed] = (out / "toy" / "tiny").iterdir()
+    assert sorted(p.name for p in (killed / runner.RESUME).iterdir()) == ["identity.json", "repeat0.pkl"]
+
+    shutil.rmtree(tmp_path / "work")
+    capsys.readouterr()
+    finished = runner.run_experiment(three, out_root=out, data_path=data)
+    said = capsys.readouterr().err
+    assert f"Resuming the interrupted run {killed} from the 1 finished fold(s)" in said
+    assert said.count("was trained before") == 1  # repeat0 is read back; repeats 1 and 2 train
+    assert finished == killed and not (killed / UNFINISHED).exists() and not (killed / runner.RESUME).exists()
+    assert measured(finished) == measured(uninterrupted)
 
 
 def test_same_command_twice_gives_two_folders_with_identical_metrics(tmp_path, monkeypatch):

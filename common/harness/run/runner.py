@@ -17,6 +17,12 @@ written the work folder is removed, so a later run trains afresh, into a new fol
 Until then the run folder holds an UNFINISHED file; the scoreboard reads only run
 folders with a metrics.json, and `python -m papers cleanup` lists (and with --remove
 deletes) unfinished run folders and leftover work folders.
+
+The unfinished run folder also carries what a resume needs besides the checkpoints: in
+resume/, the run's identity and each finished fold's result. A run folder copied (or
+committed) to a machine without the work folder (a fresh clone, a new machine, a cleaned
+cache) resumes there at its first unfinished fold, under the same command and code; only
+the fold that was training starts again.
 """
 from __future__ import annotations
 
@@ -39,10 +45,10 @@ from common.harness.report.run import write_run
 from common.harness.report.scoreboard import write_scoreboard
 from common.harness.run import plan
 from common.harness.run import record as run_record
-from common.harness.run.provenance import array_hash, code_version
+from common.harness.run.provenance import array_hash, code_version, git_state
 from common.toolkit import places
 from common.toolkit.data.protocols import make_folds
-from common.toolkit.experiment import config_hash
+from common.toolkit.experiment import FOLD_RESULT, config_hash
 from common.toolkit.train.fit import device_name, epoch_listener
 from common.toolkit.train.folds import train_folds
 from common.toolkit.train.replicas import train_replicas, use_engine
@@ -50,6 +56,7 @@ from datasets.paths import default_path
 
 DEFAULT_OUT = places.RESULTS
 WORK = places.CACHE / "train"
+RESUME = "resume"  # in an unfinished run folder: identity.json and <fold>.pkl of each finished fold
 SYNTHETIC = places.CACHE / "synthetic"
 
 
@@ -89,13 +96,17 @@ def run_experiment(exp, data_dir=None, *, smoke=False, out_root=None, overrides=
     if use_engine(exp):  # JAX: every fold a replica of one compiled step (common/toolkit/train/engine.py)
         results = train_replicas(exp.replica_recipe, folds, config, work_root, run_dir, smoke)
     else:
-        with _protocol_progress(exp, folds, config) as fold_done:
+        with _protocol_progress(exp, folds, config) as progress:
+            def fold_done(fold):
+                _carry_fold_result(work_root / fold.name, run_dir)
+                progress(fold)
             results = train_folds(folds, lambda fold: work_root / fold.name,
                                   lambda fold, ctx: exp.train_and_evaluate(fold, config, ctx), run_dir, smoke, fold_done)
     evaluation = aggregate(results, folds, ds.class_names)
     record = run_record.build(exp, config, key, smoke, dataset_summary, folds, results, evaluation,
                               ds.class_names, data_path)
     write_run(run_dir, record, results)
+    shutil.rmtree(run_dir / RESUME, ignore_errors=True)
     (run_dir / run_record.UNFINISHED).unlink(missing_ok=True)
     write_scoreboard(out_root)  # after the marker goes, so that the scoreboard counts this run
     shutil.rmtree(work_root, ignore_errors=True)
@@ -187,6 +198,36 @@ def data_identity(ds):
     return array_hash(ds.images, ds.labels, as_text(ds.splits), as_text(ds.subjects), as_text(ds.class_names))
 
 
+def _carry_fold_result(fold_work_dir, run_dir):
+    """Copy a finished fold's result into the unfinished run folder (resume/<fold>.pkl), so that the run folder
+    alone resumes the run."""
+    carried = run_dir / RESUME / f"{fold_work_dir.name}.pkl"
+    if not carried.exists() and (fold_work_dir / FOLD_RESULT).exists():
+        temporary = carried.with_suffix(".tmp")
+        shutil.copyfile(fold_work_dir / FOLD_RESULT, temporary)
+        os.replace(temporary, carried)
+
+
+def _carried_run(experiment_dir, identity):
+    """The unfinished run folder of the run `identity` defines that carries its resume state (resume/), or None;
+    says which carried runs of the experiment differ and in what."""
+    for stored in sorted(experiment_dir.glob(f"*/{RESUME}/identity.json")):
+        run_dir = stored.parent.parent
+        try:
+            carried = json.loads(stored.read_text())
+        except (OSError, ValueError):
+            carried = None
+        if not (run_dir / run_record.UNFINISHED).exists() or not isinstance(carried, dict):
+            continue
+        differs = [k for k in IDENTITY_FIELDS if carried.get(k) != identity[k]]
+        if not differs:
+            return run_dir
+        print(f"Not resuming the unfinished run {run_dir}: it differs from this run in {', '.join(differs)}"
+              + (" (check out the code it was run with, its resume/identity.json's commit)" if "code" in differs
+                 else "") + ".", file=sys.stderr)
+    return None
+
+
 def _work_root(identity):
     """The work folder of the run `identity` defines (its checkpoints, and run.json while it is unfinished)."""
     return WORK / identity["paper"] / identity["experiment"] / config_hash(identity)
@@ -213,23 +254,37 @@ def _work_and_run_folders(identity, experiment_dir, key):
             previous = None if places.DAMAGED in other.parent.name else _run_or_set_aside(other)
             if previous is None or _alive(previous["pid"]):
                 continue
-            differs = [k for k in ("config", "smoke", "data", "code", "results")
-                       if previous["identity"][k] != identity[k]]
+            differs = [k for k in IDENTITY_FIELDS if previous["identity"][k] != identity[k]]
             print(f"Not resuming the interrupted run {previous['run_dir']}: it differs from this run in "
                   f"{', '.join(differs)}. Starting afresh (`python -m papers cleanup` lists leftovers).",
                   file=sys.stderr)
         shutil.rmtree(work_root, ignore_errors=True)  # a start killed before it wrote run.json
         work_root.mkdir(parents=True)
-        run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{key}"
-        taken = 1
-        while (experiment_dir / run_id).exists():  # the same config twice within a second
-            taken += 1
-            run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{key}-{taken}"
-        run_dir = experiment_dir / run_id
-    run_dir.mkdir(parents=True, exist_ok=True)
+        run_dir = _carried_run(experiment_dir, identity)
+        if run_dir is not None:
+            finished = sorted((run_dir / RESUME).glob("*.pkl"))
+            for carried in finished:
+                (work_root / carried.stem).mkdir()
+                shutil.copyfile(carried, work_root / carried.stem / FOLD_RESULT)
+            print(f"Resuming the interrupted run {run_dir} from the {len(finished)} finished fold(s) its run folder "
+                  "carries (its work folder is not here: the fold that was training starts again).", file=sys.stderr)
+        else:
+            run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{key}"
+            taken = 1
+            while (experiment_dir / run_id).exists():  # the same config twice within a second
+                taken += 1
+                run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{key}-{taken}"
+            run_dir = experiment_dir / run_id
+    (run_dir / RESUME).mkdir(parents=True, exist_ok=True)
+    carried = run_dir / RESUME / "identity.json"
+    if not carried.exists():  # with the commit to check out where the code differs
+        carried.with_suffix(".tmp").write_text(json.dumps({**identity, "commit": (git_state() or {}).get("commit")},
+                                                          indent=1))
+        os.replace(carried.with_suffix(".tmp"), carried)
     (run_dir / run_record.UNFINISHED).write_text(
         f"This run has not finished: it is training, or it was killed.\nRerun the same command to resume it "
-        f"(work folder {work_root}), or delete it with `python -m papers cleanup --remove`.\n")
+        f"(work folder {work_root}; where that is gone, from the finished folds in {RESUME}/), or delete it with "
+        "`python -m papers cleanup --remove`.\n")
     # pid: neither a second copy of this run nor `cleanup` touches it while its process lives
     temporary = stored.with_suffix(".tmp")
     temporary.write_text(json.dumps({"run_dir": str(run_dir), "identity": identity, "pid": os.getpid()}, indent=1))
