@@ -278,18 +278,21 @@ def _work_and_run_folders(identity, experiment_dir, key):
     (run_dir / RESUME).mkdir(parents=True, exist_ok=True)
     carried = run_dir / RESUME / "identity.json"
     if not carried.exists():  # with the commit to check out where the code differs
-        carried.with_suffix(".tmp").write_text(json.dumps({**identity, "commit": (git_state() or {}).get("commit")},
-                                                          indent=1))
-        os.replace(carried.with_suffix(".tmp"), carried)
+        _write_json(carried, {**identity, "commit": (git_state() or {}).get("commit")})
     (run_dir / run_record.UNFINISHED).write_text(
         f"This run has not finished: it is training, or it was killed.\nRerun the same command to resume it "
         f"(work folder {work_root}; where that is gone, from the finished folds in {RESUME}/), or delete it with "
         "`python -m papers cleanup --remove`.\n")
     # pid: neither a second copy of this run nor `cleanup` touches it while its process lives
-    temporary = stored.with_suffix(".tmp")
-    temporary.write_text(json.dumps({"run_dir": str(run_dir), "identity": identity, "pid": os.getpid()}, indent=1))
-    os.replace(temporary, stored)
+    _write_json(stored, {"run_dir": str(run_dir), "identity": identity, "pid": os.getpid()})
     return work_root, run_dir
+
+
+def _write_json(path, data):
+    """Write beside, then rename: a kill never leaves half a file."""
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(data, indent=1))
+    os.replace(temporary, path)
 
 
 RUN_FIELDS = {"run_dir": str, "pid": int, "identity": dict}
@@ -328,9 +331,7 @@ def record_crash(error):
         run, _ = _read_run(stored)
         if run is not None and run["pid"] == os.getpid():
             run["crashed"] = f"{type(error).__name__}: {error}".splitlines()[0][:300]
-            temporary = stored.with_suffix(".tmp")
-            temporary.write_text(json.dumps(run, indent=1))
-            os.replace(temporary, stored)
+            _write_json(stored, run)
 
 
 def cleanup(out_roots=None, remove=False):
