@@ -208,6 +208,21 @@ def test_an_unfinished_run_folder_alone_resumes_its_run_where_its_work_folder_is
     assert measured(finished) == measured(uninterrupted)
 
 
+def test_a_carried_run_folder_of_other_code_or_damaged_is_named_not_resumed(tmp_path, capsys):
+    identity = {"paper": "toy", "experiment": "tiny", "config": {"seed": 0}, "smoke": False, "data": "d0",
+                "code": "c0", "results": str(tmp_path)}
+    for name, carried in [("other-code", json.dumps({**identity, "code": "c1", "commit": "abc123"})),
+                          ("damaged", '{"paper": "toy", "exp')]:
+        (tmp_path / name / runner.RESUME).mkdir(parents=True)
+        (tmp_path / name / UNFINISHED).write_text("")
+        (tmp_path / name / runner.RESUME / "identity.json").write_text(carried)
+    assert runner._carried_run(tmp_path, identity) is None
+    said = capsys.readouterr().err
+    assert f"Not resuming the unfinished run {tmp_path / 'other-code'}: it differs from this run in code" in said
+    assert f"damaged {tmp_path / 'damaged' / runner.RESUME / 'identity.json'}" in said
+    assert runner._carried_run(tmp_path, {**identity, "code": "c1"}) == tmp_path / "other-code"
+
+
 def test_same_command_twice_gives_two_folders_with_identical_metrics(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "WORK", tmp_path / "work")
     data = datasets.write_synthetic("ckplus", tmp_path / "data", seed=0)

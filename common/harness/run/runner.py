@@ -208,16 +208,20 @@ def _carry_fold_result(fold_work_dir, run_dir):
         os.replace(temporary, carried)
 
 
-def _carried_run(experiment_dir, identity):
+def _carried_run(experiment_dir, identity, skip=()):
     """The unfinished run folder of the run `identity` defines that carries its resume state (resume/), or None;
-    says which carried runs of the experiment differ and in what."""
+    says which carried runs of the experiment differ and in what. skip: run folders whose work folder is here
+    (in progress, or already said)."""
     for stored in sorted(experiment_dir.glob(f"*/{RESUME}/identity.json")):
         run_dir = stored.parent.parent
+        if run_dir in skip or not (run_dir / run_record.UNFINISHED).exists():
+            continue
         try:
             carried = json.loads(stored.read_text())
         except (OSError, ValueError):
             carried = None
-        if not (run_dir / run_record.UNFINISHED).exists() or not isinstance(carried, dict):
+        if not isinstance(carried, dict):
+            print(f"WARNING: damaged {stored}: the unfinished run {run_dir} cannot resume from it.", file=sys.stderr)
             continue
         differs = [k for k in IDENTITY_FIELDS if carried.get(k) != identity[k]]
         if not differs:
@@ -250,8 +254,11 @@ def _work_and_run_folders(identity, experiment_dir, key):
         run_dir = Path(run["run_dir"])
         print(f"Resuming the interrupted run {run_dir} (work folder {work_root}).", file=sys.stderr)
     else:
+        with_work_folder = set()
         for other in sorted(experiment_work.glob("*/run.json")):
             previous = None if places.DAMAGED in other.parent.name else _run_or_set_aside(other)
+            if previous is not None:
+                with_work_folder.add(Path(previous["run_dir"]))
             if previous is None or _alive(previous["pid"]):
                 continue
             differs = [k for k in IDENTITY_FIELDS if previous["identity"][k] != identity[k]]
@@ -260,7 +267,7 @@ def _work_and_run_folders(identity, experiment_dir, key):
                   file=sys.stderr)
         shutil.rmtree(work_root, ignore_errors=True)  # a start killed before it wrote run.json
         work_root.mkdir(parents=True)
-        run_dir = _carried_run(experiment_dir, identity)
+        run_dir = _carried_run(experiment_dir, identity, skip=with_work_folder)
         if run_dir is not None:
             finished = sorted((run_dir / RESUME).glob("*.pkl"))
             for carried in finished:
