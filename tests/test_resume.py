@@ -199,6 +199,8 @@ def test_an_unfinished_run_folder_alone_resumes_its_run_where_its_work_folder_is
     assert sorted(p.name for p in (killed / runner.RESUME).iterdir()) == ["identity.json", "repeat0.pkl"]
 
     shutil.rmtree(tmp_path / "work")
+    assert any(f"run folder {killed}: unfinished (killed), carries 1 finished fold(s)" in line
+               for line in runner.cleanup([out]))
     capsys.readouterr()
     finished = runner.run_experiment(three, out_root=out, data_path=data)
     said = capsys.readouterr().err

@@ -386,7 +386,9 @@ def cleanup(out_roots=None, remove=False):
             lines.append(f"run folder {run_dir}: in progress")
         else:
             how = f"crashed: {crashed[str(run_dir)]}" if str(run_dir) in crashed else "killed"
-            lines.append(f"run folder {run_dir}: unfinished ({how})")
+            carried = len(list((run_dir / RESUME).glob("*.pkl")))
+            lines.append(f"run folder {run_dir}: unfinished ({how})" + (
+                f", carries {carried} finished fold(s): the same command resumes it" if carried else ""))
             if remove:
                 shutil.rmtree(run_dir)
                 lines[-1] += " -> removed"
