@@ -213,7 +213,7 @@ def test_an_unfinished_run_folder_alone_resumes_its_run_where_its_work_folder_is
 def test_a_carried_run_folder_of_other_code_or_damaged_is_named_not_resumed(tmp_path, capsys):
     identity = {"paper": "toy", "experiment": "tiny", "config": {"seed": 0}, "smoke": False, "data": "d0",
                 "code": "c0", "results": str(tmp_path)}
-    for name, carried in [("other-code", json.dumps({**identity, "code": "c1", "commit": "abc123"})),
+    for name, carried in [("other-code", json.dumps({**identity, "code": "c1", "git": {"commit": "abc123", "dirty": False}})),
                           ("damaged", '{"paper": "toy", "exp')]:
         (tmp_path / name / runner.RESUME).mkdir(parents=True)
         (tmp_path / name / UNFINISHED).write_text("")

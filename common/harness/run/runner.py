@@ -19,10 +19,11 @@ folders with a metrics.json, and `python -m papers cleanup` lists (and with --re
 deletes) unfinished run folders and leftover work folders.
 
 The unfinished run folder also carries what a resume needs besides the checkpoints: in
-resume/, the run's identity and each finished fold's result. A run folder copied (or
-committed) to a machine without the work folder (a fresh clone, a new machine, a cleaned
-cache) resumes there at its first unfinished fold, under the same command and code; only
-the fold that was training starts again.
+resume/, the run's identity and each finished fold's result (of the per-fold loop; the replica
+engine's folds resume from the work folder only). A run folder copied (or committed) to a
+machine without the work folder (a fresh clone, a new machine, a cleaned cache) resumes there
+at its first unfinished fold, under the same command, code and results path; only the fold
+that was training starts again.
 """
 from __future__ import annotations
 
@@ -227,7 +228,7 @@ def _carried_run(experiment_dir, identity, skip=()):
         if not differs:
             return run_dir
         print(f"Not resuming the unfinished run {run_dir}: it differs from this run in {', '.join(differs)}"
-              + (" (check out the code it was run with, its resume/identity.json's commit)" if "code" in differs
+              + (" (check out the code it was run with: its resume/identity.json's git commit)" if "code" in differs
                  else "") + ".", file=sys.stderr)
     return None
 
@@ -285,7 +286,7 @@ def _work_and_run_folders(identity, experiment_dir, key):
     (run_dir / RESUME).mkdir(parents=True, exist_ok=True)
     carried = run_dir / RESUME / "identity.json"
     if not carried.exists():  # with the commit to check out where the code differs
-        _write_json(carried, {**identity, "commit": (git_state() or {}).get("commit")})
+        _write_json(carried, {**identity, "git": git_state()})
     (run_dir / run_record.UNFINISHED).write_text(
         f"This run has not finished: it is training, or it was killed.\nRerun the same command to resume it "
         f"(work folder {work_root}; where that is gone, from the finished folds in {RESUME}/), or delete it with "
