@@ -250,6 +250,23 @@ def test_one_run_of_a_protocol_of_several_is_not_a_sample(tmp_path):
     assert verdict == NOT_COMPARABLE and "1 of 15 repeats" in why and "no spread over runs" in why
 
 
+def test_one_run_of_the_papers_recipe_that_collapsed_is_the_finding(tmp_path):
+    """A failure needs no spread over runs: one collapsed run at the per-run recipe is a degenerate run and speaks
+    before a cut-down run, while one cut short stays not comparable."""
+    y = balanced_labels(700)
+    one_class = np.zeros((700, len(CLASSES)))
+    one_class[:, 3] = 1.0
+    collapsed = {"repeat0": FoldResult(y, one_class, epochs=300)}
+    full = make_record(tmp_path, collapsed, [fold("repeat0", np.arange(700))], {"protocol": {"repeats": 1}})
+    verdict, why = judge(claim(0.7492), full)
+    assert verdict == DEGENERATE and "'happy'" in why and "a sample: 1 of 15 repeats" in why
+    short = make_record(tmp_path, collapsed, [fold("repeat0", np.arange(700))],
+                        {"epochs": 70, "protocol": {"repeats": 1}}, written="2026-02-01 00:00:00")
+    verdict, why = judge(claim(0.7492), short)
+    assert verdict == NOT_COMPARABLE and "70/300 epochs" in why and "no spread" in why and "degenerate" in why
+    assert speaking_run([full, short]) is full
+
+
 def test_a_sample_at_a_shorter_length_or_another_rate_stays_not_comparable(tmp_path):
     results, folds = repeats_of([0.74, 0.75, 0.76])
     for overrides, reason in (({"epochs": 70}, "cut-down: 70/300 epochs"),

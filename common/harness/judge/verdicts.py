@@ -58,7 +58,8 @@ SAMPLED = ("repeats", "folds trained")  # fewer is a sample of the protocol, not
 SAMPLE_RULE = ("A run of n of the protocol's N repeats or k folds, each at the paper's per-run recipe, is a *sample*: "
                "it is judged, on an interval that combines the spread over its n runs (t with n - 1 degrees of "
                "freedom) with the sampling of its distinct test items, so it is wider than the full protocol's. One "
-               "run of a protocol of several gives no spread over runs and is not judged (*not comparable*).")
+               "run of a protocol of several gives no spread over runs and is not judged (*not comparable*), unless "
+               "it collapsed at the per-run recipe: a failure needs no spread (*degenerate run*).")
 OPEN_SETTINGS_RULE = ("Where the paper leaves a per-run setting open (batch size, learning rate, training length, k), the "
                       "suite's choice stands in its recipe, and a verdict names those choices: it holds at them.")
 
@@ -140,14 +141,15 @@ def judge(claim, run):
         return NOT_COMPARABLE, reasons + ("; and its predictions are degenerate" if run.degenerate else "")
     chosen = open_settings(run.recipe)
     chosen = chosen and f"at our choices where the paper gives none: {chosen}"
+    sample = "; ".join(text for category, text in recipe_differences(run.recipe) if category == "sample")
+    sample = sample and f"a sample: {sample}"
     if run.degenerate:
         failed = "; ".join(f"{fold}: {', '.join(why)}" for fold, why in run.degenerate.items())
-        return DEGENERATE, "; ".join(part for part in (failed, chosen) if part)
+        return DEGENERATE, "; ".join(part for part in (failed, sample, chosen) if part)
     if achieved is None or achieved["mean"] is None:
         return NOT_CHECKABLE, f"this run recorded no {claim['metric']}"
     verdict, why = compare(claim, achieved)
-    sample = "; ".join(text for category, text in recipe_differences(run.recipe) if category == "sample")
-    return verdict, "; ".join(part for part in (why, sample and f"a sample: {sample}", chosen) if part)
+    return verdict, "; ".join(part for part in (why, sample, chosen) if part)
 
 
 def open_settings(recipe):
@@ -171,7 +173,9 @@ def comparability_reasons(claim, run):
     for category, text in recipe_differences(run.recipe):
         by_category.setdefault(category, []).append(text)
     samples, (n, total) = by_category.pop("sample", []), runs_in_sample(run.recipe)
-    if samples and n < 2:  # otherwise a sample of the protocol is judged, on its wider interval
+    # A sample of several runs is judged, on its wider interval; one run that collapsed at the per-run recipe is
+    # the finding, since a failure needs no spread.
+    if samples and n < 2 and (parts or by_category or not run.degenerate):
         parts.append(f"one run of the protocol's {total} ({', '.join(samples)}) gives no spread over runs")
     parts += [f"{category}: {', '.join(texts)}" for category, texts in by_category.items()]
     return "; ".join(parts)
