@@ -81,6 +81,17 @@ def test_runs_never_overwrite_each_other_and_overrides_are_deviations(tmp_path):
     assert any(d.startswith("Cut-down: 2/12 epochs") for d in deviations), deviations
 
 
+def test_a_run_records_its_command_as_a_user_types_it():
+    """Under `python -m papers` Python names the program __main__.py; the record says `python -m papers`, and a
+    record written before that reads so too."""
+    from common.harness.run.provenance import as_typed, command_line
+    main = "/repo/papers/__main__.py"
+    assert command_line([main, "sdl_stn", "reproduce", "-e", "fer2013", "--set", "model.note=a b"]) == \
+        "python -m papers sdl_stn reproduce -e fer2013 --set 'model.note=a b'"
+    assert command_line(["/venv/bin/papers", "sdl_stn", "smoke"]) == "papers sdl_stn smoke"
+    assert as_typed("__main__.py crnn_candide reproduce -e crnn") == "python -m papers crnn_candide reproduce -e crnn"
+
+
 def test_a_run_of_older_code_is_labelled_by_the_git_history_not_by_when_it_finished():
     """A run started at an older checkout may finish after a result-changing commit: its recorded commit, not its
     date, says that today's code gives other numbers; and only runs the change touches (here: runs that augment)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -106,5 +107,14 @@ def reproduced_by(record):
     return how + (f"; written before {'; '.join(before)}: today's code gives other numbers" if before else "")
 
 
-def command_line():
-    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else ""
+def command_line(argv=None):
+    """The command that made this run, as a user types it (arguments quoted where a shell needs it)."""
+    argv = sys.argv if argv is None else argv
+    return as_typed(shlex.join([Path(argv[0]).name, *argv[1:]])) if argv and argv[0] else ""
+
+
+def as_typed(command):
+    """A recorded command as a user types it: under `python -m papers` Python names the program `__main__.py` (and
+    the run records written before 2026-12-07 kept that name)."""
+    program, _, arguments = command.partition(" ")
+    return f"python -m papers {arguments}".strip() if program == "__main__.py" else command

@@ -99,6 +99,8 @@ class RunRecord:
         data = json.loads(Path(run_dir, "metrics.json").read_text())
         if "recipe" not in data:
             data = _from_first_format(data)
+        if data.get("provenance", {}).get("command"):
+            data["provenance"]["command"] = provenance.as_typed(data["provenance"]["command"])
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
