@@ -173,7 +173,8 @@ def test_a_checkpoint_resumes_only_its_own_run_and_cleanup_removes_the_leftovers
 
     listed = runner.cleanup([out])
     assert any(str(killed) in line and "unfinished" in line for line in listed)
-    assert any("work folder" in line and "interrupted: rerun the same command" in line for line in listed)
+    assert any("work folder" in line and "interrupted: rerun the same command" in line
+               and line.endswith("holds 0 finished fold(s), in training: repeat0 at epoch 1") for line in listed), listed
     assert not any(str(finished) in line for line in listed)
     runner.cleanup([out], remove=True)
     assert not killed.exists() and finished.exists() and not list((tmp_path / "work").glob("*/*/*"))

@@ -50,7 +50,7 @@ from common.harness.run.provenance import array_hash, code_version, git_state
 from common.toolkit import places
 from common.toolkit.data.protocols import make_folds
 from common.toolkit.experiment import FOLD_RESULT, config_hash
-from common.toolkit.train.fit import device_name, epoch_listener
+from common.toolkit.train.fit import Checkpoint, device_name, epoch_listener
 from common.toolkit.train.folds import train_folds
 from common.toolkit.train.replicas import train_replicas, use_engine
 from datasets.paths import default_path
@@ -371,7 +371,8 @@ def cleanup(out_roots=None, remove=False):
             run_dirs.add(Path(run["run_dir"]))
             if run.get("crashed"):
                 crashed[run["run_dir"]] = run["crashed"]
-        lines.append(f"work folder {work}: {status}" + (f" (run folder {run['run_dir']})" if run else ""))
+        lines.append(f"work folder {work}: {status}" + (f" (run folder {run['run_dir']})" if run else "")
+                     + f"; holds {_progress(work)}")
         if remove and removable:
             shutil.rmtree(work)
             lines[-1] += " -> removed"
@@ -409,6 +410,20 @@ def cleanup(out_roots=None, remove=False):
                      "(those runs can then no longer resume) and half-written synthetic copies.")
     print("\n".join(lines))
     return lines
+
+
+def _progress(work):
+    """What a work folder holds, in words: its finished folds and the epoch each training in progress reached
+    (what removing it throws away)."""
+    folds = sorted(p for p in work.iterdir() if p.is_dir())
+    finished = sum((fold / FOLD_RESULT).exists() for fold in folds)
+    training = []
+    for checkpoint in (c for fold in folds if not (fold / FOLD_RESULT).exists() for c in sorted(fold.rglob("checkpoint"))):
+        with contextlib.suppress(ValueError):  # a damaged checkpoint is named when its training restarts
+            state = Checkpoint.read_state(checkpoint)
+            if state:
+                training.append(f"{checkpoint.parent.relative_to(work)} at epoch {state['epochs_done']}")
+    return f"{finished} finished fold(s)" + (f", in training: {', '.join(training)}" if training else "")
 
 
 def _alive(pid):
