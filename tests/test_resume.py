@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import datasets
+from common.harness.report.scoreboard import under_way
 from common.harness.run import plan, runner
 from common.harness.run.record import UNFINISHED
 from common.toolkit.data.pipeline import augmentation, make_pipeline, to_float
@@ -199,6 +200,8 @@ def test_an_unfinished_run_folder_alone_resumes_its_run_where_its_work_folder_is
     [killed] = (out / "toy" / "tiny").iterdir()
     assert sorted(p.name for p in (killed / runner.RESUME).iterdir()) == ["identity.json", "repeat0.pkl"]
 
+    assert f"| tiny | {killed.name} | 1 |" in "\n".join(under_way(out / "toy"))  # RUNS.md lists it under way
+
     shutil.rmtree(tmp_path / "work")
     assert any(f"run folder {killed}: unfinished (killed), carries 1 finished fold(s)" in line
                for line in runner.cleanup([out]))
@@ -209,6 +212,7 @@ def test_an_unfinished_run_folder_alone_resumes_its_run_where_its_work_folder_is
     assert said.count("was trained before") == 1  # repeat0 is read back; repeats 1 and 2 train
     assert finished == killed and not (killed / UNFINISHED).exists() and not (killed / runner.RESUME).exists()
     assert measured(finished) == measured(uninterrupted)
+    assert under_way(out / "toy") == [] and "Under way" not in (out / "toy" / "RUNS.md").read_text()
 
 
 def test_a_carried_run_folder_of_other_code_or_damaged_is_named_not_resumed(tmp_path, capsys):

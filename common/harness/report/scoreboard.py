@@ -23,7 +23,7 @@ from common.harness.judge.verdicts import (
 from common.harness.report.cells import achieved, plain, reported, verdict_text
 from common.harness.report.run import standing
 from common.harness.run.provenance import changes_since
-from common.harness.run.record import UNFINISHED, RunRecord
+from common.harness.run.record import RESUME, UNFINISHED, RunRecord
 from common.toolkit.eval.plots import claims_forest
 
 FIGURE = "scoreboard.png"
@@ -151,12 +151,35 @@ def _code(record):
     return made + (f"; before {', '.join(before)} (today's code gives other numbers)" if before else "")
 
 
+def under_way(paper_dir):
+    """RUNS.md's lines on the unfinished run folders that carry their resume state (committed at the end of a
+    session, say): what each has finished and the commit the same command resumes it at. Empty when none."""
+    rows = []
+    for identity_file in sorted(paper_dir.glob(f"*/*/{RESUME}/identity.json")):
+        run_dir = identity_file.parent.parent
+        if not (run_dir / UNFINISHED).exists():
+            continue
+        try:
+            commit = (json.loads(identity_file.read_text()).get("git") or {}).get("commit") or "not recorded"
+        except ValueError:
+            commit = "unreadable identity.json"
+        carried = len(list((run_dir / RESUME).glob("*.pkl")))
+        rows.append(f"| {run_dir.parent.name} | {run_dir.name} | {carried} | {commit[:10]} |")
+    if not rows:
+        return []
+    return ["", "## Under way", "", "Unfinished runs, not judged: each run folder carries its finished folds "
+            "(`resume/`), and the same command at the same commit resumes it (the fold that was training starts "
+            "again unless its work folder was kept).", "",
+            "| experiment | run | finished folds | commit |", "|---|---|---|---|", *rows]
+
+
 def write_runs_index(root, paper, runs_by_experiment):
     """results/<paper>/RUNS.md: every finished run, how faithful it is, and which one speaks."""
     lines = [f"# {paper}: every run", "", "Each experiment's runs, newest first. *Speaks* marks the run the "
              "scoreboard judges claims on (the most faithful, then the newest). Unfinished runs (a folder without "
-             "metrics.json) are not listed. *Code*: the commit whose code made the run (its report gives the "
-             "command); a run made before a change that alters results reproduces only at its own code.", "",
+             "metrics.json) are not judged; those that can resume are listed last, under way. *Code*: the commit "
+             "whose code made the run (its report gives the command); a run made before a change that alters results "
+             "reproduces only at its own code.", "",
              "| experiment | run | speaks | faithfulness | accuracy [95% interval] | epochs | device | written | code |",
              "|---|---|---|---|---|---|---|---|---|"]
     for experiment, records in sorted(runs_by_experiment.items()):
@@ -167,6 +190,7 @@ def write_runs_index(root, paper, runs_by_experiment):
             lines.append(f"| {experiment} | [{r.run_id}]({experiment}/{r.run_id}/report.md) | "
                          f"{'**yes**' if r is speaking else ''} | {status} | {achieved(r.metrics.get('accuracy'))} | "
                          f"{r.epochs_per_fold and max(r.epochs_per_fold)} | {r.device} | {r.written} | {_code(r)} |")
+    lines += under_way(Path(root) / paper)
     path = Path(root) / paper / "RUNS.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")

@@ -34,6 +34,7 @@ RECIPE_PATHS = {"epochs": "epochs", "repeats": "protocol.repeats", "folds": "pro
                 "patience": "early_stopping_patience", "plateau_patience": "reduce_lr.patience"}
 RECIPE_DEFAULTS = {"repeats": 1}
 UNFINISHED = "UNFINISHED"  # the marker a run folder holds until its report is written
+RESUME = "resume"  # in an unfinished run folder: identity.json and <fold>.pkl of each finished fold
 
 
 @dataclasses.dataclass

@@ -47,6 +47,7 @@ from common.harness.report.scoreboard import write_scoreboard
 from common.harness.run import plan
 from common.harness.run import record as run_record
 from common.harness.run.provenance import array_hash, code_version, git_state
+from common.harness.run.record import RESUME
 from common.toolkit import places
 from common.toolkit.data.protocols import make_folds
 from common.toolkit.experiment import FOLD_RESULT, config_hash
@@ -57,7 +58,6 @@ from datasets.paths import default_path
 
 DEFAULT_OUT = places.RESULTS
 WORK = places.CACHE / "train"
-RESUME = "resume"  # in an unfinished run folder: identity.json and <fold>.pkl of each finished fold
 SYNTHETIC = places.CACHE / "synthetic"
 
 
