@@ -416,14 +416,15 @@ def _progress(work):
     """What a work folder holds, in words: its finished folds and the epoch each training in progress reached
     (what removing it throws away)."""
     folds = sorted(p for p in work.iterdir() if p.is_dir())
-    finished = sum((fold / FOLD_RESULT).exists() for fold in folds)
+    unfinished = [fold for fold in folds if not (fold / FOLD_RESULT).exists()]
     training = []
-    for checkpoint in (c for fold in folds if not (fold / FOLD_RESULT).exists() for c in sorted(fold.rglob("checkpoint"))):
+    for checkpoint in sorted(c for fold in unfinished for c in fold.rglob("checkpoint")):
         with contextlib.suppress(ValueError):  # a damaged checkpoint is named when its training restarts
             state = Checkpoint.read_state(checkpoint)
             if state:
                 training.append(f"{checkpoint.parent.relative_to(work)} at epoch {state['epochs_done']}")
-    return f"{finished} finished fold(s)" + (f", in training: {', '.join(training)}" if training else "")
+    return (f"{len(folds) - len(unfinished)} finished fold(s)"
+            + (f", in training: {', '.join(training)}" if training else ""))
 
 
 def _alive(pid):
