@@ -203,8 +203,8 @@ def test_an_unfinished_run_folder_alone_resumes_its_run_where_its_work_folder_is
     assert f"| tiny | {killed.name} | 1 |" in "\n".join(under_way(out / "toy"))  # RUNS.md lists it under way
 
     shutil.rmtree(tmp_path / "work")
-    assert any(f"run folder {killed}: unfinished (killed), carries 1 finished fold(s)" in line
-               for line in runner.cleanup([out]))
+    assert any(f"run folder {killed}: unfinished (killed), carries 1 finished fold(s): the same command resumes "
+               "it at " in line for line in runner.cleanup([out]))
     capsys.readouterr()
     finished = runner.run_experiment(three, out_root=out, data_path=data)
     said = capsys.readouterr().err
@@ -228,6 +228,8 @@ def test_a_carried_run_folder_of_other_code_or_damaged_is_named_not_resumed(tmp_
     assert f"Not resuming the unfinished run {tmp_path / 'other-code'}: it differs from this run in code" in said
     assert f"damaged {tmp_path / 'damaged' / runner.RESUME / 'identity.json'}" in said
     assert runner._carried_run(tmp_path, {**identity, "code": "c1"}) == tmp_path / "other-code"
+    elsewhere = {**identity, "code": "c1", "results": "/another/clone/results"}  # the folder was committed and cloned
+    assert runner._carried_run(tmp_path, elsewhere) == tmp_path / "other-code"
 
 
 def test_same_command_twice_gives_two_folders_with_identical_metrics(tmp_path, monkeypatch):

@@ -22,8 +22,8 @@ The unfinished run folder also carries what a resume needs besides the checkpoin
 resume/, the run's identity and each finished fold's result (of the per-fold loop; the replica
 engine's folds resume from the work folder only). A run folder copied (or committed) to a
 machine without the work folder (a fresh clone, a new machine, a cleaned cache) resumes there
-at its first unfinished fold, under the same command, code and results path; only the fold
-that was training starts again.
+at its first unfinished fold, under the same command and code, wherever the clone is; only the
+fold that was training starts again.
 """
 from __future__ import annotations
 
@@ -224,7 +224,9 @@ def _carried_run(experiment_dir, identity, skip=()):
         if not isinstance(carried, dict):
             print(f"WARNING: damaged {stored}: the unfinished run {run_dir} cannot resume from it.", file=sys.stderr)
             continue
-        differs = [k for k in IDENTITY_FIELDS if carried.get(k) != identity[k]]
+        # A run folder under this results root belongs to it, wherever the root was when the run started (a clone
+        # elsewhere, another machine's layout).
+        differs = [k for k in IDENTITY_FIELDS if k != "results" and carried.get(k) != identity[k]]
         if not differs:
             return run_dir
         print(f"Not resuming the unfinished run {run_dir}: it differs from this run in {', '.join(differs)}"
@@ -390,7 +392,8 @@ def cleanup(out_roots=None, remove=False):
             how = f"crashed: {crashed[str(run_dir)]}" if str(run_dir) in crashed else "killed"
             carried = len(list((run_dir / RESUME).glob("*.pkl")))
             lines.append(f"run folder {run_dir}: unfinished ({how})" + (
-                f", carries {carried} finished fold(s): the same command resumes it" if carried else ""))
+                f", carries {carried} finished fold(s): the same command resumes it at {_carried_commit(run_dir)}"
+                if carried else ""))
             if remove:
                 shutil.rmtree(run_dir)
                 lines[-1] += " -> removed"
@@ -410,6 +413,15 @@ def cleanup(out_roots=None, remove=False):
                      "(those runs can then no longer resume) and half-written synthetic copies.")
     print("\n".join(lines))
     return lines
+
+
+def _carried_commit(run_dir):
+    """The commit an unfinished run folder's code is, in words, from its resume/identity.json."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        git = json.loads((run_dir / RESUME / "identity.json").read_text()).get("git") or {}
+        if git.get("commit"):
+            return f"commit {git['commit'][:10]}" + (" (with changes not committed)" if git.get("dirty") else "")
+    return "its code (no commit recorded)"
 
 
 def _progress(work):
