@@ -324,6 +324,12 @@ def test_where_the_paper_gives_no_length_the_length_rule_is_the_full_recipe(tmp_
     # another patience is another recipe
     assert epochs_field({"early_stopping_patience": 3}, [10, 9, 12])[1] == [
         ("other recipe", f"patience 3 (our full recipe; the paper gives none: {patience})")]
+    # the scoreboard's epochs column does not present our cap as the paper's length
+    from common.harness.report.scoreboard import _epochs
+    field = epochs_field({}, [31, 40, most])[0]
+    assert _epochs(SimpleNamespace(recipe=[field])) == f"{most} / none (ours {most})"
+    printed = {"label": "epochs", "run": 70, "target": 300, "source": "paper"}
+    assert _epochs(SimpleNamespace(recipe=[printed])) == "70 / 300"
 
 
 def test_a_verdict_names_the_settings_the_paper_leaves_open(tmp_path):

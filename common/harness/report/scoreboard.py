@@ -125,13 +125,21 @@ def _scoreboard_row(experiment, row, run):
     if run is None:
         return (f"| {experiment} | {row['id']} | {row['measures']} | {shown} | - | {verdict} | - | - | "
                 f"- / {row.get('dataset', '-')} | - | - |")
-    epochs, paper_epochs = run.recipe_value("epochs")
-    repeats, paper_repeats = run.recipe_value("repeats")
     link = Path(run.paper) / run.experiment / run.run_id / "report.md"
     return (f"| {experiment} | {row['id']} | {row['measures']} | {shown} | "
-            f"{achieved(row['achieved'], row['unit'])} | {verdict} | {plain(epochs)} / {plain(paper_epochs)} | "
+            f"{achieved(row['achieved'], row['unit'])} | {verdict} | {_epochs(run)} | "
             f"{_runs(run, 'run')} / {_runs(run, 'target')} | {run.dataset} / {row.get('dataset', run.dataset)} | {run.device} | "
             f"[{run.run_id}]({link}) |")
+
+
+def _epochs(run):
+    """'70 / 300' epochs run / the paper's; where the paper gives no length, '100 / none (ours 100)'."""
+    fields = {f["label"]: f for f in run.recipe}
+    if "epochs" not in fields:
+        return "- / -"
+    field = fields["epochs"]
+    paper = plain(field["target"]) if field["source"] == "paper" else f"none (ours {plain(field['target'])})"
+    return f"{plain(field['run'])} / {paper}"
 
 
 def _runs(run, side):

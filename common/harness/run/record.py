@@ -85,13 +85,6 @@ class RunRecord:
                 share *= ratio if field["label"] in SAMPLED else min(1.0, ratio)
         return (not self.smoke, comparable, comparable or not self.degenerate, -other, share, self.written)
 
-    def recipe_value(self, label):
-        """(run, target) of a recipe field, or (None, None)."""
-        for field in self.recipe:
-            if field["label"] == label:
-                return field["run"], field["target"]
-        return None, None
-
     def write(self, run_dir):
         Path(run_dir, "metrics.json").write_text(json.dumps(dataclasses.asdict(self), indent=1, default=_json))
 
