@@ -23,7 +23,7 @@ from common.harness.judge.verdicts import (
 from common.harness.report.cells import achieved, plain, reported, verdict_text
 from common.harness.report.run import standing
 from common.harness.run.provenance import changes_since
-from common.harness.run.record import RESUME, UNFINISHED, RunRecord
+from common.harness.run.record import RESUME, UNFINISHED, RunRecord, carried
 from common.toolkit.eval.plots import claims_forest
 
 FIGURE = "scoreboard.png"
@@ -167,12 +167,9 @@ def under_way(paper_dir):
         run_dir = identity_file.parent.parent
         if not (run_dir / UNFINISHED).exists():
             continue
-        try:
-            commit = (json.loads(identity_file.read_text()).get("git") or {}).get("commit") or "not recorded"
-        except ValueError:
-            commit = "unreadable identity.json"
-        carried = len(list((run_dir / RESUME).glob("*.pkl")))
-        rows.append(f"| {run_dir.parent.name} | {run_dir.name} | {carried} | {commit[:10]} |")
+        folds, git = carried(run_dir)
+        commit = "unreadable identity.json" if git is None else (git.get("commit") or "not recorded")[:10]
+        rows.append(f"| {run_dir.parent.name} | {run_dir.name} | {folds} | {commit} |")
     if not rows:
         return []
     return ["", "## Under way", "", "Unfinished runs, not judged: each run folder carries its finished folds "

@@ -37,6 +37,17 @@ UNFINISHED = "UNFINISHED"  # the marker a run folder holds until its report is w
 RESUME = "resume"  # in an unfinished run folder: identity.json and <fold>.pkl of each finished fold
 
 
+def carried(run_dir):
+    """(finished folds, git state) an unfinished run folder carries in resume/: the git state is {"commit", "dirty"}
+    from its identity.json, {} where none was recorded, None where identity.json cannot be read."""
+    folds = len(list((Path(run_dir) / RESUME).glob("*.pkl")))
+    try:
+        identity = json.loads((Path(run_dir) / RESUME / "identity.json").read_text())
+    except (OSError, ValueError):
+        return folds, None
+    return folds, (identity.get("git") or {}) if isinstance(identity, dict) else None
+
+
 @dataclasses.dataclass
 class RunRecord:
     paper: str

@@ -390,10 +390,10 @@ def cleanup(out_roots=None, remove=False):
             lines.append(f"run folder {run_dir}: in progress")
         else:
             how = f"crashed: {crashed[str(run_dir)]}" if str(run_dir) in crashed else "killed"
-            carried = len(list((run_dir / RESUME).glob("*.pkl")))
+            folds, git = run_record.carried(run_dir)
             lines.append(f"run folder {run_dir}: unfinished ({how})" + (
-                f", carries {carried} finished fold(s): the same command resumes it at {_carried_commit(run_dir)}"
-                if carried else ""))
+                f", carries {folds} finished fold(s): the same command resumes it at {_commit_in_words(git)}"
+                if folds else ""))
             if remove:
                 shutil.rmtree(run_dir)
                 lines[-1] += " -> removed"
@@ -415,13 +415,11 @@ def cleanup(out_roots=None, remove=False):
     return lines
 
 
-def _carried_commit(run_dir):
-    """The commit an unfinished run folder's code is, in words, from its resume/identity.json."""
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        git = json.loads((run_dir / RESUME / "identity.json").read_text()).get("git") or {}
-        if git.get("commit"):
-            return f"commit {git['commit'][:10]}" + (" (with changes not committed)" if git.get("dirty") else "")
-    return "its code (no commit recorded)"
+def _commit_in_words(git):
+    """A carried run's git state (`record.carried`) in words."""
+    if not git or not git.get("commit"):
+        return "its code (no commit recorded)"
+    return f"commit {git['commit'][:10]}" + (" (with changes not committed)" if git.get("dirty") else "")
 
 
 def _progress(work):
