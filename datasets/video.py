@@ -47,17 +47,14 @@ def read_frames(video, wanted):
     wanted = set(wanted)
     if not wanted:
         return {}
-    capture = cv2.VideoCapture(str(video))
-    found, index, last = {}, 0, max(wanted)
-    while capture.isOpened() and index <= last:
-        ok, frame = capture.read()
-        if not ok:
-            break
+    found, decoded, last = {}, 0, max(wanted)
+    for index, frame in enumerate(gray_frames(cv2.VideoCapture(str(video)))):
+        decoded += 1
         if index in wanted:
-            found[index] = to_gray(frame)
-        index += 1
-    capture.release()
-    if index == 0:
+            found[index] = frame
+        if index == last:
+            break
+    if decoded == 0:
         raise DatasetError(video, "unreadable video (OpenCV decodes no frame of it)")
     return found
 
@@ -82,13 +79,7 @@ def read_video(video):
     """
     capture = open_video(video)
     fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(to_gray(frame))
-    capture.release()
+    frames = list(gray_frames(capture))
     if not frames:
         raise DatasetError(video, "the video holds no decodable frame (empty or truncated)")
     if len({f.shape for f in frames}) > 1:
@@ -109,6 +100,18 @@ def count_frames(video):
     if n == 0:
         raise DatasetError(video, "the video holds no decodable frame (empty or truncated)")
     return n
+
+
+def gray_frames(capture):
+    """An opened cv2.VideoCapture's frames in order, gray; releases it when they run out or the reader stops."""
+    try:
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                return
+            yield to_gray(frame)
+    finally:
+        capture.release()
 
 
 def to_gray(frame):
