@@ -47,14 +47,13 @@ def read_frames(video, wanted):
     wanted = set(wanted)
     if not wanted:
         return {}
-    found, decoded, last = {}, 0, max(wanted)
+    found, index, last = {}, -1, max(wanted)  # index: the last frame decoded, -1 for none
     for index, frame in enumerate(gray_frames(cv2.VideoCapture(str(video)))):
-        decoded += 1
         if index in wanted:
             found[index] = frame
         if index == last:
             break
-    if decoded == 0:
+    if index < 0:
         raise DatasetError(video, "unreadable video (OpenCV decodes no frame of it)")
     return found
 
@@ -103,7 +102,8 @@ def count_frames(video):
 
 
 def gray_frames(capture):
-    """An opened cv2.VideoCapture's frames in order, gray; releases it when they run out or the reader stops."""
+    """A cv2.VideoCapture's frames in order, gray (none where it did not open); releases it when they run out or
+    the reader stops."""
     try:
         while True:
             ok, frame = capture.read()
